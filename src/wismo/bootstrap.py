@@ -1,0 +1,74 @@
+"""Composition root: the only place that picks concrete adapters.
+
+Entry points (web, cli, demo, bench) call `bootstrap()`; tests call it with their own
+settings and clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import Engine, select
+
+from wismo.config import Settings
+from wismo.ingestion.canonical import CanonicalParser
+from wismo.services.ingest import Ingestor
+from wismo.services.status import StatusService
+from wismo.storage.engine import make_engine
+from wismo.storage.migrate import upgrade
+from wismo.storage.stores import KeyVerifier
+from wismo.storage.tables import stores
+from wismo.storage.uow import SqlUnitOfWorkFactory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Wismo:
+    settings: Settings
+    engine: Engine
+    uow_factory: SqlUnitOfWorkFactory
+    ingestor: Ingestor
+    status: StatusService
+    keys: KeyVerifier
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    migrate: bool = True,
+) -> Wismo:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    uow_factory = SqlUnitOfWorkFactory(engine)
+
+    @lru_cache(maxsize=1024)
+    def region_of(store_id: int) -> str | None:
+        with engine.connect() as conn:
+            country = conn.execute(
+                select(stores.c.country).where(stores.c.id == store_id)
+            ).scalar_one_or_none()
+        return str(country) if country else None
+
+    parser = CanonicalParser(region_of, clock)
+    return Wismo(
+        settings=settings,
+        engine=engine,
+        uow_factory=uow_factory,
+        ingestor=Ingestor(uow_factory, parser, clock),
+        status=StatusService(uow_factory, clock),
+        keys=KeyVerifier(engine),
+        clock=clock,
+    )

@@ -1,0 +1,365 @@
+"""Ingestion use case: inbox first, then apply commands to the order record.
+
+The path of every payload, whatever the entry point (HTTP, file import, Python):
+
+1. parse and validate (the `Parser` port); a payload that fails is still stored, as dead;
+2. store raw in the inbox and commit, deduplicated on (store, source, event id): from here
+   on nothing is lost whatever happens to processing;
+3. apply the commands in a second transaction and record each item's outcome; if the batch
+   fails, each item is retried alone so one bad item cannot block the rest, and an item
+   that still fails is kept as dead with the error;
+4. items parked because they referred to an order or shipment not known yet are woken and
+   applied in the same run when that order or shipment arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wismo.domain.commands import (
+    CancelOrder,
+    Command,
+    CreateShipment,
+    RecordTrackingEvent,
+    UpsertCustomer,
+    UpsertOrder,
+    UpsertRefund,
+    UpsertReturn,
+    Waiting,
+    order_key,
+    shipment_key,
+    tracking_key,
+)
+from wismo.domain.milestones import Milestone
+from wismo.domain.model import TrackingEvent
+from wismo.domain.status import ShipmentState, apply, can_apply_incrementally, fold, sort_key
+from wismo.services.ports import (
+    Clock,
+    InboxItem,
+    Outcome,
+    Parsed,
+    Parser,
+    Rejected,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+log = logging.getLogger(__name__)
+
+# Parked items woken by one another (an order wakes its shipments, which wake their scans)
+# form chains; this bounds a pathological chain rather than looping for ever.
+_MAX_WAKE_ROUNDS = 8
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What the caller is told about one payload."""
+
+    status: str  # processed | parked | duplicate | rejected | failed
+    inbox_id: int | None = None
+    source: str | None = None
+    event_id: str | None = None
+    waiting_for: str | None = None
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(self, uow_factory: UnitOfWorkFactory, parser: Parser, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._parse = parser
+        self._clock = clock
+
+    def ingest(
+        self, store_id: int, bodies: Sequence[bytes], content_type: str = "application/json"
+    ) -> list[IngestResult]:
+        """Store, then apply, a batch of raw payloads; one result per payload, in order."""
+        now = self._clock()
+        parsed = [self._parse(store_id, body) for body in bodies]
+        rows: list[tuple[str, str | None, str, bytes]] = []
+        for body, p in zip(bodies, parsed, strict=True):
+            if isinstance(p, Parsed):
+                rows.append((p.source, p.event_id, content_type, body))
+            else:
+                # No dedup key for a rejected payload: its corrected resend must not be
+                # dropped as a duplicate of the broken one.
+                rows.append((p.source or "unknown", None, content_type, body))
+        with self._uow_factory() as uow:
+            inbox_ids = uow.inbox.add(store_id, rows, now)
+            rejected = {
+                inbox_id: Outcome("dead", error=p.errors)
+                for inbox_id, p in zip(inbox_ids, parsed, strict=True)
+                if isinstance(p, Rejected) and inbox_id is not None
+            }
+            if rejected:
+                uow.inbox.record(rejected, now)
+            uow.commit()
+
+        results: list[IngestResult] = []
+        todo: list[tuple[int, Parsed]] = []
+        for inbox_id, p in zip(inbox_ids, parsed, strict=True):
+            if isinstance(p, Rejected):
+                results.append(
+                    IngestResult("rejected", inbox_id, p.source, p.event_id, errors=p.errors)
+                )
+            elif inbox_id is None:
+                results.append(IngestResult("duplicate", None, p.source, p.event_id))
+            else:
+                results.append(IngestResult("processed", inbox_id, p.source, p.event_id))
+                todo.append((inbox_id, p))
+        outcomes = self._process_safely(store_id, todo)
+        for result in results:
+            if result.inbox_id is not None and result.inbox_id in outcomes:
+                outcome = outcomes[result.inbox_id]
+                result.status = "failed" if outcome.status == "dead" else outcome.status
+                result.waiting_for = outcome.waiting_for
+                result.errors = outcome.error
+        return results
+
+    def replay(self, store_id: int, inbox_ids: Sequence[int]) -> dict[int, Outcome]:
+        """Parse and apply stored items again (dead or parked ones, after a fix)."""
+        with self._uow_factory() as uow:
+            items = uow.inbox.load(inbox_ids)
+        todo: list[tuple[int, Parsed]] = []
+        outcomes: dict[int, Outcome] = {}
+        for item in items:
+            p = self._parse(store_id, item.body)
+            if isinstance(p, Rejected):
+                outcomes[item.id] = Outcome("dead", error=p.errors)
+            else:
+                todo.append((item.id, p))
+        if outcomes:
+            with self._uow_factory() as uow:
+                uow.inbox.record(outcomes, self._clock())
+                uow.commit()
+        outcomes.update(self._process_safely(store_id, todo))
+        return outcomes
+
+    def _process_safely(self, store_id: int, todo: list[tuple[int, Parsed]]) -> dict[int, Outcome]:
+        if not todo:
+            return {}
+        try:
+            with self._uow_factory() as uow:
+                outcomes = self._process(uow, store_id, todo)
+                uow.commit()
+                return outcomes
+        except Exception:
+            if len(todo) == 1:
+                return self._fail(todo)
+        outcomes = {}
+        for item in todo:
+            try:
+                with self._uow_factory() as uow:
+                    outcomes.update(self._process(uow, store_id, [item]))
+                    uow.commit()
+            except Exception:
+                outcomes.update(self._fail([item]))
+        return outcomes
+
+    def _fail(self, todo: list[tuple[int, Parsed]]) -> dict[int, Outcome]:
+        log.exception("processing failed for inbox items %s", [i for i, _ in todo])
+        outcomes = {
+            inbox_id: Outcome(
+                "dead", error=[{"loc": [], "msg": "processing failed; see server log"}]
+            )
+            for inbox_id, _ in todo
+        }
+        with self._uow_factory() as uow:
+            uow.inbox.record(outcomes, self._clock())
+            uow.commit()
+        return outcomes
+
+    def _process(
+        self, uow: UnitOfWork, store_id: int, todo: list[tuple[int, Parsed]]
+    ) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        batch = todo
+        for _ in range(_MAX_WAKE_ROUNDS):
+            woken_keys: set[str] = set()
+            outcomes.update(apply_commands(uow, store_id, batch, woken_keys, self._clock))
+            uow.inbox.record(outcomes, self._clock())
+            if not woken_keys:
+                break
+            parked = uow.inbox.waiting_for(store_id, woken_keys)
+            batch = []
+            for item in parked:
+                p = self._parse(store_id, item.body)
+                if isinstance(p, Parsed):
+                    batch.append((item.id, p))
+            if not batch:
+                break
+        return outcomes
+
+
+def apply_commands(
+    uow: UnitOfWork,
+    store_id: int,
+    items: Sequence[tuple[int, Parsed] | tuple[int, InboxItem]],
+    woken_keys: set[str],
+    clock: Clock,
+) -> dict[int, Outcome]:
+    """Apply the commands of parsed items; return each item's outcome.
+
+    Everything but tracking events is applied in arrival order. Tracking events go last and
+    together: they depend on shipments (which may come in the same batch) and their effect
+    does not depend on their order, so one set-based pass is both correct and fast.
+    """
+    outcomes: dict[int, Outcome] = {}
+    tracking: list[tuple[int, RecordTrackingEvent]] = []
+    for inbox_id, parsed in items:
+        assert isinstance(parsed, Parsed)
+        waiting: Waiting | None = None
+        for command in parsed.commands:
+            if isinstance(command, RecordTrackingEvent):
+                tracking.append((inbox_id, command))
+                continue
+            waiting = _apply_one(uow, command, woken_keys)
+            if waiting is not None:
+                break
+        outcomes[inbox_id] = (
+            Outcome("parked", waiting_for=waiting.key) if waiting else Outcome("processed")
+        )
+    if tracking:
+        outcomes.update(_apply_tracking(uow, store_id, tracking, clock))
+    return outcomes
+
+
+def _apply_one(uow: UnitOfWork, command: Command, woken_keys: set[str]) -> Waiting | None:
+    match command:
+        case UpsertCustomer(customer=customer):
+            uow.orders.upsert_customer(customer)
+            return None
+        case UpsertOrder(order=order, stage=stage):
+            known = uow.orders.get_orders(order.store_id, [order.order_number])
+            ref = known.get(order.order_number)
+            if ref is None:
+                uow.orders.insert_order(order, stage)
+                woken_keys.add(order_key(order.store_id, order.order_number))
+            elif (
+                ref.source_updated_at is None
+                or order.source_updated_at is None
+                or order.source_updated_at >= ref.source_updated_at
+            ):
+                uow.orders.update_order(ref.id, order, stage)
+            # else: a late snapshot older than what we hold; newer data wins.
+            return None
+        case CancelOrder():
+            found = _order_id(uow, command.store_id, command.order_number)
+            if isinstance(found, Waiting):
+                return found
+            uow.orders.cancel_order(found, command)
+            return None
+        case CreateShipment():
+            found = _order_id(uow, command.store_id, command.order_number)
+            if isinstance(found, Waiting):
+                return found
+            shipment_id = uow.shipments.create_shipment(found, command)
+            label = TrackingEvent(
+                milestone=Milestone.LABEL_CREATED,
+                occurred_at=command.created_at,
+                source="order",
+                received_at=command.created_at,
+                description="Shipping label created",
+                estimated_delivery_at=command.carrier_eta_at,
+            )
+            record_events(uow, [(shipment_id, label)])
+            woken_keys.add(shipment_key(command.store_id, command.shipment_ref))
+            if command.tracking_number:
+                woken_keys.add(
+                    tracking_key(command.store_id, command.carrier, command.tracking_number)
+                )
+                woken_keys.add(tracking_key(command.store_id, None, command.tracking_number))
+            return None
+        case UpsertReturn():
+            found = _order_id(uow, command.store_id, command.order_number)
+            if isinstance(found, Waiting):
+                return found
+            uow.orders.upsert_return(found, command)
+            return None
+        case UpsertRefund():
+            found = _order_id(uow, command.store_id, command.order_number)
+            if isinstance(found, Waiting):
+                return found
+            uow.orders.upsert_refund(found, command)
+            return None
+        case _:  # RecordTrackingEvent is batched by the caller
+            raise TypeError(f"unexpected command {type(command).__name__}")
+
+
+def _order_id(uow: UnitOfWork, store_id: int, order_number: str) -> int | Waiting:
+    ref = uow.orders.get_orders(store_id, [order_number]).get(order_number)
+    if ref is None:
+        return Waiting(order_key(store_id, order_number), "order not known yet")
+    return ref.id
+
+
+def _apply_tracking(
+    uow: UnitOfWork,
+    store_id: int,
+    commands: list[tuple[int, RecordTrackingEvent]],
+    clock: Clock,
+) -> dict[int, Outcome]:
+    refs = {c.shipment_ref for _, c in commands if c.shipment_ref}
+    numbers = {
+        (c.carrier, c.tracking_number)
+        for _, c in commands
+        if not c.shipment_ref and c.tracking_number
+    }
+    by_ref, by_number = uow.shipments.find_shipments(store_id, refs, numbers, clock())
+    outcomes: dict[int, Outcome] = {}
+    resolved: list[tuple[int, TrackingEvent]] = []
+    seen: set[tuple[int, str]] = set()
+    for inbox_id, c in commands:
+        if c.shipment_ref:
+            shipment = by_ref.get(c.shipment_ref)
+            key = shipment_key(store_id, c.shipment_ref)
+        else:
+            number = c.tracking_number or ""
+            shipment = by_number.get((c.carrier, number))
+            key = tracking_key(store_id, c.carrier, number)
+        if shipment is None:
+            outcomes[inbox_id] = Outcome("parked", waiting_for=key)
+            continue
+        outcomes[inbox_id] = Outcome("processed")
+        ident = (shipment.id, c.event.fingerprint)
+        if ident not in seen:
+            seen.add(ident)
+            resolved.append((shipment.id, c.event))
+    record_events(uow, resolved)
+    return outcomes
+
+
+def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) -> None:
+    """Store new scans and bring each touched shipment's state up to date.
+
+    A scan already stored (same shipment and fingerprint, from any source) changes nothing.
+    A scan newer than everything folded is applied to the stored state; an older one makes
+    the shipment's whole history fold again, so late events cannot regress the status.
+    """
+    if not resolved:
+        return
+    inserted = uow.shipments.add_events(resolved)
+    fresh: dict[int, list[TrackingEvent]] = defaultdict(list)
+    for shipment_id, event in resolved:
+        if (shipment_id, event.fingerprint) in inserted:
+            fresh[shipment_id].append(event)
+    if not fresh:
+        return
+    states = uow.shipments.load_states(fresh.keys())
+    changed: dict[int, ShipmentState] = {}
+    refold: list[int] = []
+    for shipment_id, events in fresh.items():
+        events.sort(key=sort_key)
+        state = states.get(shipment_id, ShipmentState())
+        if not can_apply_incrementally(state, events[0]):
+            refold.append(shipment_id)
+            continue
+        for event in events:
+            state = apply(state, event)
+        changed[shipment_id] = state
+    if refold:
+        for shipment_id, history in uow.shipments.load_events(refold).items():
+            changed[shipment_id] = fold(history)
+    uow.shipments.save_states(changed)

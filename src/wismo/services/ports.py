@@ -1,0 +1,206 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+Storage implements them with SQLAlchemy (`wismo.storage`); tests can pass fakes. The
+repository calls are set-based (one call for a whole batch) because ingestion must keep up
+with peak-season volume: one round trip per event would not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from wismo.domain.commands import (
+    CancelOrder,
+    Command,
+    CreateShipment,
+    UpsertRefund,
+    UpsertReturn,
+)
+from wismo.domain.milestones import Milestone
+from wismo.domain.model import (
+    Customer,
+    Order,
+    Refund,
+    Return,
+    ShipmentLine,
+    TrackingEvent,
+)
+from wismo.domain.status import ShipmentState
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    id: int
+    source_updated_at: datetime | None
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRef:
+    id: int
+    order_id: int
+    shipment_ref: str
+    carrier: str
+    tracking_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentView:
+    ref: ShipmentRef
+    state: ShipmentState
+    lines: tuple[ShipmentLine, ...]
+    service_level: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """Everything the order-status answer is built from, read in one go."""
+
+    order: Order
+    stage: Milestone
+    customer: Customer | None
+    shipments: tuple[ShipmentView, ...]
+    returns: tuple[Return, ...]
+    refunds: tuple[Refund, ...]
+    store_time_zone: str
+
+
+class OrderRepository(Protocol):
+    def get_orders(self, store_id: int, numbers: Collection[str]) -> dict[str, OrderRef]: ...
+
+    def upsert_customer(self, customer: Customer) -> int: ...
+
+    def insert_order(self, order: Order, stage: Milestone) -> int: ...
+
+    def update_order(self, order_id: int, order: Order, stage: Milestone) -> None: ...
+
+    def cancel_order(self, order_id: int, command: CancelOrder) -> None: ...
+
+    def upsert_return(self, order_id: int, command: UpsertReturn) -> None: ...
+
+    def upsert_refund(self, order_id: int, command: UpsertRefund) -> None: ...
+
+    def load_view(self, store_id: int, order_id: int) -> OrderView | None: ...
+
+    def find_for_lookup(
+        self, store_id: int, order_number: str
+    ) -> tuple[int, str | None, str | None, str | None] | None:
+        """(order id, email, phone, postal code) of the order with that number, if any."""
+        ...
+
+
+class ShipmentRepository(Protocol):
+    def find_shipments(
+        self,
+        store_id: int,
+        refs: Collection[str],
+        tracking: Collection[tuple[str | None, str]],
+        now: datetime,
+    ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str], ShipmentRef]]:
+        """Shipments by reference, and by (carrier or None, tracking number)."""
+        ...
+
+    def create_shipment(self, order_id: int, command: CreateShipment) -> int: ...
+
+    def load_states(self, shipment_ids: Collection[int]) -> dict[int, ShipmentState]: ...
+
+    def load_events(self, shipment_ids: Collection[int]) -> dict[int, list[TrackingEvent]]: ...
+
+    def add_events(self, events: Sequence[tuple[int, TrackingEvent]]) -> set[tuple[int, str]]:
+        """Insert events not stored yet; return the (shipment id, fingerprint) inserted."""
+        ...
+
+    def save_states(self, states: Mapping[int, ShipmentState]) -> None: ...
+
+
+@dataclass(slots=True)
+class InboxItem:
+    """One inbound payload as the inbox keeps it."""
+
+    id: int
+    source: str
+    event_id: str | None
+    body: bytes
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one inbox item."""
+
+    status: str  # processed | parked | dead | duplicate
+    waiting_for: str | None = None
+    error: list[dict[str, object]] = field(default_factory=list)
+
+
+class Inbox(Protocol):
+    def add(
+        self,
+        store_id: int,
+        items: Sequence[tuple[str, str | None, str, bytes]],
+        now: datetime,
+    ) -> list[int | None]:
+        """Store (source, event id, content type, body) rows; None for a duplicate id."""
+        ...
+
+    def record(self, outcomes: Mapping[int, Outcome], now: datetime) -> None: ...
+
+    def waiting_for(self, store_id: int, keys: Collection[str]) -> list[InboxItem]: ...
+
+    def load(self, ids: Collection[int]) -> list[InboxItem]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. The caller (entry point) decides when to commit."""
+
+    # Read-only members, so an adapter may expose its concrete repository types.
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def shipments(self) -> ShipmentRepository: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *args: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A payload the parser understood: who sent it, its id, and the commands it means."""
+
+    source: str
+    event_id: str | None
+    commands: tuple[Command, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A payload the parser refused, with one entry per bad field."""
+
+    errors: list[dict[str, object]]
+    source: str | None = None
+    event_id: str | None = None
+
+
+class Parser(Protocol):
+    def __call__(self, store_id: int, body: bytes) -> Parsed | Rejected: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,420 @@
+"""The order-status answer: one read model that every channel renders.
+
+It holds what customers ask about: the status in plain terms, each package with its
+contents and last scan, the delivery estimate and where it comes from, whether the order is
+late against the promise, the current problem and what happens next, and the state of
+returns and refunds. Channels choose what to show; they never compute status themselves.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wismo.domain.milestones import Milestone, Reason
+from wismo.domain.model import OrderLine, Refund, RefundMethod, RefundState, Return, ReturnState
+from wismo.domain.status import OrderSummary, summarise_order
+from wismo.services.ports import Clock, OrderView, ShipmentView, UnitOfWorkFactory
+from wismo.services.wording import (
+    REFUND_TEXT,
+    RETURN_TEXT,
+    STATUS_TEXT,
+    next_step,
+    problem_text,
+)
+
+CARRIER_NAMES = {
+    "ups": "UPS",
+    "fedex": "FedEx",
+    "usps": "USPS",
+    "dhl": "DHL",
+    "dhl_express": "DHL Express",
+    "dhl_parcel_de": "DHL Paket",
+    "dhl_ecommerce": "DHL eCommerce",
+    "canadapost": "Canada Post",
+    "royalmail": "Royal Mail",
+    "dpd": "DPD",
+    "gls": "GLS",
+    "australiapost": "Australia Post",
+    "laposte": "La Poste",
+    "colissimo": "Colissimo",
+}
+
+# Typical time for money to reach the customer after a refund is issued, when the source
+# does not say; used only to state an expectation, labelled as such.
+REFUND_SETTLE_DAYS: dict[RefundMethod, int] = {
+    RefundMethod.ORIGINAL_PAYMENT: 10,
+    RefundMethod.BANK_TRANSFER: 5,
+    RefundMethod.STORE_CREDIT: 0,
+    RefundMethod.GIFT_CARD: 0,
+    RefundMethod.OTHER: 10,
+}
+
+
+def carrier_name(code: str) -> str:
+    return CARRIER_NAMES.get(code, code.replace("_", " ").title())
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    title: str
+    quantity: int
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    at: datetime  # in the zone the carrier reported, where known
+    location: str | None
+    description: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """When the customer can expect delivery, and who says so."""
+
+    from_on: date | None
+    to_on: date
+    source: str  # carrier | merchant_promise
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str  # milestone or reason code
+    text: str
+    next_step: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    shipment_ref: str
+    carrier: str
+    carrier_name: str
+    service_level: str | None
+    tracking_number: str | None
+    status: Milestone
+    status_text: str
+    reason: Reason
+    contents: tuple[Item, ...]
+    last_scan: Scan | None
+    delivered_at: datetime | None
+    estimate: Estimate | None
+    late: bool
+    problem: Problem | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnAnswer:
+    return_ref: str
+    state: ReturnState
+    state_text: str
+    items: tuple[Item, ...]
+    carrier: str | None
+    tracking_number: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAnswer:
+    refund_ref: str
+    amount: Decimal
+    currency: str
+    method: RefundMethod
+    state: RefundState
+    state_text: str
+    processed_at: datetime | None
+    expected_by_on: date | None
+    expected_by_is_estimate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusAnswer:
+    order_id: int
+    order_number: str
+    placed_at: datetime
+    status: Milestone
+    headline: str
+    summary: str | None
+    cancelled: bool
+    packages: tuple[Package, ...]
+    not_yet_shipped: tuple[Item, ...]
+    estimate: Estimate | None
+    promised: Estimate | None
+    late: bool
+    problem: Problem | None
+    returns: tuple[ReturnAnswer, ...]
+    refunds: tuple[RefundAnswer, ...]
+    generated_at: datetime
+    language: str = "en"
+    time_zone: str = "UTC"
+
+
+def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    try:
+        return ZoneInfo(name or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local(moment: datetime, tz_label: str | None) -> datetime:
+    """Show a carrier's instant in the zone it reported (an offset like +01:00 or a name)."""
+    if not tz_label:
+        return moment
+    if tz_label == "Z":
+        return moment.astimezone(UTC)
+    if tz_label[0] in "+-" and len(tz_label) == 6:
+        sign = 1 if tz_label[0] == "+" else -1
+        offset = timedelta(hours=int(tz_label[1:3]), minutes=int(tz_label[4:6]))
+        return moment.astimezone(timezone(sign * offset))
+    return moment.astimezone(_zone(tz_label))
+
+
+def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
+    order = view.order
+    customer_zone = view.customer.time_zone if view.customer else None
+    zone = _zone(customer_zone, view.store_time_zone)
+    today = now.astimezone(zone).date()
+    lines = {ln.line_ref: ln for ln in order.lines}
+    promised = (
+        Estimate(order.promised_from_on, order.promised_to_on, "merchant_promise")
+        if order.promised_to_on
+        else None
+    )
+    live = [s for s in view.shipments if s.state.milestone is not Milestone.CANCELLED]
+    shipped: Counter[str] = Counter()
+    for s in live:
+        for sl in s.lines:
+            shipped[sl.line_ref] += sl.quantity
+    packages = tuple(_package(s, lines, promised, today, zone) for s in live)
+    ordered_qty = sum(ln.quantity for ln in order.lines)
+    shipped_qty = sum(min(shipped[ref], ln.quantity) for ref, ln in lines.items())
+    summary = summarise_order(
+        order_milestone=view.stage if view.stage in STATUS_TEXT else Milestone.ORDER_PLACED,
+        cancelled=order.cancelled_at is not None,
+        shipments=[s.state for s in live],
+        ordered_quantity=ordered_qty,
+        shipped_quantity=shipped_qty,
+    )
+    not_yet_shipped = tuple(
+        Item(ln.title, ln.quantity - shipped[ref], ln.sku)
+        for ref, ln in lines.items()
+        if ln.quantity > shipped[ref]
+    )
+    waiting = [p for p in packages if p.status is not Milestone.DELIVERED]
+    estimates = [p.estimate for p in waiting if p.estimate]
+    if order.cancelled_at is not None:
+        estimate = None
+    elif estimates:
+        # The order is complete when its last package arrives.
+        estimate = max(estimates, key=lambda e: e.to_on)
+    elif (waiting or not_yet_shipped) and promised:
+        estimate = promised
+    else:
+        estimate = None
+    late = order.cancelled_at is None and (
+        any(p.late for p in packages)
+        or bool(not_yet_shipped and promised and today > promised.to_on)
+    )
+    problem = next((p.problem for p in packages if p.problem), None)
+    return OrderStatusAnswer(
+        order_id=order.id or 0,
+        order_number=order.order_number,
+        placed_at=order.placed_at,
+        status=summary.milestone,
+        headline=_headline(summary, not_yet_shipped, order.cancelled_at is not None),
+        summary=_summary(summary),
+        cancelled=order.cancelled_at is not None,
+        packages=packages,
+        not_yet_shipped=not_yet_shipped,
+        estimate=estimate,
+        promised=promised,
+        late=late,
+        problem=problem,
+        returns=tuple(_return(r, lines) for r in view.returns),
+        refunds=tuple(_refund(r) for r in view.refunds),
+        generated_at=now,
+        language=(view.customer.language if view.customer and view.customer.language else "en"),
+        time_zone=zone.key,
+    )
+
+
+def _item(lines: dict[str, OrderLine], line_ref: str, quantity: int) -> Item:
+    line = lines.get(line_ref)
+    return Item(line.title, quantity, line.sku) if line else Item(line_ref, quantity)
+
+
+def _package(
+    s: ShipmentView,
+    lines: dict[str, OrderLine],
+    promised: Estimate | None,
+    today: date,
+    zone: ZoneInfo,
+) -> Package:
+    st = s.state
+    name = carrier_name(s.ref.carrier)
+    contents = tuple(_item(lines, sl.line_ref, sl.quantity) for sl in s.lines)
+    scan = (
+        Scan(_local(st.last_event_at, st.last_event_tz), st.last_location, st.last_description)
+        if st.last_event_at
+        else None
+    )
+    delivered = st.milestone is Milestone.DELIVERED
+    estimate = None
+    if not delivered and st.carrier_eta_at is not None:
+        eta_on = st.carrier_eta_at.astimezone(zone).date()
+        estimate = Estimate(None, eta_on, "carrier")
+    elif not delivered and promised is not None:
+        estimate = promised
+    late = False
+    if promised is not None:
+        if delivered and st.delivered_at is not None:
+            late = st.delivered_at.astimezone(zone).date() > promised.to_on
+        elif not delivered and st.milestone not in (
+            Milestone.RETURNED_TO_SENDER,
+            Milestone.RETURNING_TO_SENDER,
+        ):
+            late = today > promised.to_on or (
+                estimate is not None
+                and estimate.source == "carrier"
+                and estimate.to_on > promised.to_on
+            )
+    problem = None
+    if st.has_problem:
+        text = problem_text(st.milestone, st.reason)
+        if text:
+            problem = Problem(
+                code=st.reason.value if st.reason is not Reason.NONE else st.milestone.value,
+                text=text,
+                next_step=next_step(st.milestone, st.reason, name),
+            )
+    return Package(
+        shipment_ref=s.ref.shipment_ref,
+        carrier=s.ref.carrier,
+        carrier_name=name,
+        service_level=s.service_level,
+        tracking_number=s.ref.tracking_number,
+        status=st.milestone,
+        status_text=STATUS_TEXT[st.milestone],
+        reason=st.reason,
+        contents=contents,
+        last_scan=scan,
+        delivered_at=st.delivered_at,
+        estimate=estimate,
+        late=late,
+        problem=problem,
+    )
+
+
+def _headline(summary: OrderSummary, unshipped: tuple[Item, ...], cancelled: bool) -> str:
+    if cancelled:
+        return "Your order was cancelled"
+    m = summary.milestone
+    if m is Milestone.DELIVERED:
+        return "Delivered" if summary.shipment_count == 1 else "All packages delivered"
+    if summary.partially_delivered and summary.delivered_count == summary.shipment_count:
+        return "Part of your order is delivered; more items to follow"
+    if summary.partially_delivered:
+        return f"{summary.delivered_count} of {summary.shipment_count} packages delivered"
+    if summary.shipment_count > 1 and m not in (Milestone.DELIVERED,):
+        return f"{STATUS_TEXT[m]} ({summary.shipment_count} packages)"
+    if unshipped and summary.shipment_count:
+        return f"{STATUS_TEXT[m]}; more items to follow"
+    return STATUS_TEXT[m]
+
+
+def _summary(summary: OrderSummary) -> str | None:
+    if summary.shipment_count == 0:
+        return None
+    parts = [f"{summary.delivered_count} of {summary.shipment_count} packages delivered"]
+    if summary.unshipped_quantity:
+        parts.append(f"{summary.unshipped_quantity} item(s) not shipped yet")
+    return "; ".join(parts)
+
+
+def _return(r: Return, lines: dict[str, OrderLine]) -> ReturnAnswer:
+    return ReturnAnswer(
+        return_ref=r.return_ref,
+        state=r.state,
+        state_text=RETURN_TEXT[r.state],
+        items=tuple(_item(lines, ln.line_ref, ln.quantity) for ln in r.lines),
+        carrier=r.carrier,
+        tracking_number=r.tracking_number,
+        updated_at=r.updated_at,
+    )
+
+
+def _refund(r: Refund) -> RefundAnswer:
+    expected, estimated = r.expected_by_on, False
+    if expected is None and r.state is RefundState.PROCESSED and r.processed_at is not None:
+        expected = (r.processed_at + timedelta(days=REFUND_SETTLE_DAYS[r.method])).date()
+        estimated = True
+    return RefundAnswer(
+        refund_ref=r.refund_ref,
+        amount=r.amount.amount,
+        currency=r.amount.currency,
+        method=r.method,
+        state=r.state,
+        state_text=REFUND_TEXT[r.state],
+        processed_at=r.processed_at,
+        expected_by_on=expected,
+        expected_by_is_estimate=estimated,
+    )
+
+
+class StatusService:
+    """Reads the order-status answer by id, or by order number plus a matching contact."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def by_id(self, store_id: int, order_id: int) -> OrderStatusAnswer | None:
+        with self._uow_factory() as uow:
+            view = uow.orders.load_view(store_id, order_id)
+        return build_answer(view, self._now()) if view else None
+
+    def by_number(self, store_id: int, order_number: str) -> OrderStatusAnswer | None:
+        with self._uow_factory() as uow:
+            found = uow.orders.find_for_lookup(store_id, order_number)
+            view = uow.orders.load_view(store_id, found[0]) if found else None
+        return build_answer(view, self._now()) if view else None
+
+    def lookup(
+        self,
+        store_id: int,
+        order_number: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        postal_code: str | None = None,
+    ) -> OrderStatusAnswer | None:
+        """The answer only if the contact matches; None alike for no order and no match."""
+        with self._uow_factory() as uow:
+            found = uow.orders.find_for_lookup(store_id, order_number.strip().lstrip("#"))
+            if found is None:
+                found = uow.orders.find_for_lookup(store_id, order_number.strip())
+            order_id, o_email, o_phone, o_postal = found or (0, None, None, None)
+            ok = False
+            # Compare every given contact whether or not the order exists, so that timing
+            # does not tell an unknown order from a wrong contact.
+            if email is not None:
+                ok |= _same(email.strip().lower(), o_email)
+            if phone is not None:
+                ok |= _same(phone, o_phone)
+            if postal_code is not None:
+                ok |= _same("".join(postal_code.split()).upper(), o_postal)
+            if not (ok and found):
+                return None
+            view = uow.orders.load_view(store_id, order_id)
+        return build_answer(view, self._now()) if view else None
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+
+def _same(given: str, stored: str | None) -> bool:
+    return hmac.compare_digest(given.encode(), (stored or "\x00").encode())

@@ -1,0 +1,149 @@
+"""The inbox: every inbound payload, stored raw before it is processed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from wismo.services.ports import InboxItem, Outcome
+from wismo.storage.dialect import insert_for
+from wismo.storage.tables import inbox
+
+
+class SqlInbox:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(
+        self,
+        store_id: int,
+        items: Sequence[tuple[str, str | None, str, bytes]],
+        now: datetime,
+    ) -> list[int | None]:
+        if not items:
+            return []
+        rows = [
+            {
+                "store_id": store_id,
+                "source": source,
+                "event_id": event_id,
+                "content_type": content_type,
+                "body": body,
+                "status": "received",
+                "attempts": 0,
+                "received_at": now,
+            }
+            for source, event_id, content_type, body in items
+        ]
+        keyed = [r for r in rows if r["event_id"] is not None]
+        by_key: dict[tuple[str, str], int] = {}
+        if keyed:
+            stmt = (
+                insert_for(self._conn, inbox)
+                .on_conflict_do_nothing(index_elements=["store_id", "source", "event_id"])
+                .returning(inbox.c.id, inbox.c.source, inbox.c.event_id)
+            )
+            # Only inserted rows come back; a duplicate (also within this batch) does not.
+            by_key = {(r.source, r.event_id): r.id for r in self._conn.execute(stmt, keyed)}
+        result: list[int | None] = []
+        claimed: set[int] = set()
+        for row in rows:
+            if row["event_id"] is None:
+                # Payloads without a key (rejected ones) are rare: one insert each.
+                result.append(
+                    int(
+                        self._conn.execute(
+                            inbox.insert().values(**row).returning(inbox.c.id)
+                        ).scalar_one()
+                    )
+                )
+                continue
+            inbox_id = by_key.get((str(row["source"]), str(row["event_id"])))
+            if inbox_id is None or inbox_id in claimed:
+                result.append(None)
+            else:
+                claimed.add(inbox_id)
+                result.append(inbox_id)
+        return result
+
+    def record(self, outcomes: Mapping[int, Outcome], now: datetime) -> None:
+        if not outcomes:
+            return
+        params = [
+            {
+                "b_id": inbox_id,
+                "status": o.status,
+                "waiting_for": o.waiting_for,
+                "error": o.error or None,
+                "processed_at": now if o.status == "processed" else None,
+            }
+            for inbox_id, o in outcomes.items()
+        ]
+        self._conn.execute(
+            update(inbox)
+            .where(inbox.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("status"),
+                waiting_for=bindparam("waiting_for"),
+                error=bindparam("error"),
+                processed_at=bindparam("processed_at"),
+                attempts=inbox.c.attempts + 1,
+            ),
+            params,
+        )
+
+    def waiting_for(self, store_id: int, keys: Collection[str]) -> list[InboxItem]:
+        rows = self._conn.execute(
+            select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.body, inbox.c.attempts)
+            .where(
+                inbox.c.store_id == store_id,
+                inbox.c.waiting_for.in_(list(keys)),
+                inbox.c.status == "parked",
+            )
+            .order_by(inbox.c.id)
+        )
+        return [_item(r) for r in rows]
+
+    def load(self, ids: Collection[int]) -> list[InboxItem]:
+        rows = self._conn.execute(
+            select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.body, inbox.c.attempts)
+            .where(inbox.c.id.in_(list(ids)))
+            .order_by(inbox.c.id)
+        )
+        return [_item(r) for r in rows]
+
+    def get(self, inbox_id: int, store_id: int | None = None) -> dict[str, Any] | None:
+        query = select(inbox).where(inbox.c.id == inbox_id)
+        if store_id is not None:
+            query = query.where(inbox.c.store_id == store_id)
+        row = self._conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def list(
+        self, statuses: Collection[str], store_id: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Inbox rows for operators (`wismo inbox list`), newest first."""
+        query = select(
+            inbox.c.id,
+            inbox.c.store_id,
+            inbox.c.source,
+            inbox.c.event_id,
+            inbox.c.status,
+            inbox.c.waiting_for,
+            inbox.c.error,
+            inbox.c.attempts,
+            inbox.c.received_at,
+        ).where(inbox.c.status.in_(list(statuses)))
+        if store_id is not None:
+            query = query.where(inbox.c.store_id == store_id)
+        rows = self._conn.execute(query.order_by(inbox.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def _item(r: Any) -> InboxItem:
+    return InboxItem(
+        id=r.id, source=r.source, event_id=r.event_id, body=bytes(r.body), attempts=r.attempts
+    )

@@ -1,0 +1,242 @@
+"""Database tables (SQLAlchemy Core). Alembic migrations under `migrations/` create them;
+a test checks the two agree.
+
+Instants are stored in UTC (`UTCDateTime`); the zone an event happened in is kept in a
+`*_tz` column beside it. Money is stored in minor units (cents) with its currency.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from wismo.storage.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment); BigInteger
+# would not be. PostgreSQL gets a BIGINT identity either way.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("scope", String(16), nullable=False),  # read | write
+    Column("label", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("name", String(400)),
+    Column("emails", JSON, nullable=False),
+    Column("phones", JSON, nullable=False),
+    Column("language", String(35)),
+    Column("time_zone", String(64)),
+    Column("consent", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("store_id", "external_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("order_number", String(100), nullable=False),
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("customer_external_id", String(200)),
+    Column("email", String(320)),  # lower-cased
+    Column("phone", String(20)),  # E.164
+    Column("postal_code", String(20)),  # normalised: upper case, no spaces
+    Column("shipping_address", JSON),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", BigInteger),
+    Column("stage", String(32), nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("promised_from_on", Date),
+    Column("promised_to_on", Date),
+    Column("cancelled_at", UTCDateTime),
+    Column("cancel_reason", Text),
+    Column("source_updated_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("store_id", "order_number"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("line_ref", String(100), nullable=False),
+    Column("sku", String(100)),
+    Column("title", String(500), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger),
+    Column("image_url", Text),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("shipment_ref", String(200), nullable=False),
+    Column("carrier", String(64), nullable=False),
+    Column("service_level", String(100)),
+    Column("tracking_number", String(64)),
+    Column("origin_region", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    # The state machine's state (wismo.domain.status.ShipmentState), kept current.
+    Column("milestone", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("status_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Column("last_event_at", UTCDateTime),
+    Column("last_event_tz", String(64)),
+    Column("last_location", String(300)),
+    Column("last_description", Text),
+    Column("carrier_eta_at", UTCDateTime),
+    Column("carrier_eta_set_at", UTCDateTime),
+    Column("event_count", Integer, nullable=False),
+    UniqueConstraint("store_id", "shipment_ref"),
+    Index("ix_shipments_tracking", "store_id", "tracking_number"),
+)
+
+shipment_lines = Table(
+    "shipment_lines",
+    metadata,
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_ref", String(100), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+
+tracking_events = Table(
+    "tracking_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(200), nullable=False),
+    Column("milestone", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("raw_code", String(64)),
+    Column("description", Text),
+    Column("location", JSON),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("occurred_tz", String(64)),
+    Column("estimated_delivery_at", UTCDateTime),
+    Column("source", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shipment_id", "fingerprint", name="uq_tracking_events_scan"),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("return_ref", String(200), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text),
+    Column("lines", JSON, nullable=False),
+    Column("carrier", String(64)),
+    Column("tracking_number", String(64)),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("order_id", "return_ref"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("refund_ref", String(200), nullable=False),
+    Column("return_ref", String(200)),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("processed_at", UTCDateTime),
+    Column("expected_by_on", Date),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("order_id", "refund_ref"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("source", String(64), nullable=False),
+    # NULL for payloads that could not be parsed: they are kept but never deduplicated.
+    Column("event_id", String(200)),
+    Column("content_type", String(100), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # received|processed|parked|dead
+    Column("waiting_for", String(300)),
+    Column("error", JSON),
+    Column("attempts", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),
+    UniqueConstraint("store_id", "source", "event_id", name="uq_inbox_dedup"),
+    Index("ix_inbox_waiting", "store_id", "waiting_for"),
+    Index("ix_inbox_status", "status", "id"),
+)
+
+ALL_TABLES = (
+    stores,
+    api_keys,
+    customers,
+    orders,
+    order_lines,
+    shipments,
+    shipment_lines,
+    tracking_events,
+    returns,
+    refunds,
+    inbox,
+)

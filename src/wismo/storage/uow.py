@@ -1,0 +1,55 @@
+"""Unit of work: one connection, one transaction, the repositories bound to it.
+
+Repositories never commit; whoever opens the unit of work (an entry point, or the
+ingestion use case at its documented boundaries) decides.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+
+from wismo.storage.inbox import SqlInbox
+from wismo.storage.orders import SqlOrderRepository
+from wismo.storage.shipments import SqlShipmentRepository
+
+
+class SqlUnitOfWork:
+    conn: Connection
+    orders: SqlOrderRepository
+    shipments: SqlShipmentRepository
+    inbox: SqlInbox
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.conn = self._engine.connect()
+        self.conn.begin()
+        self.orders = SqlOrderRepository(self.conn)
+        self.shipments = SqlShipmentRepository(self.conn)
+        self.inbox = SqlInbox(self.conn)
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        # Anything not committed explicitly is rolled back.
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self.conn.begin()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+        self.conn.begin()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
