@@ -485,6 +485,7 @@ def errors_of(exc: ValidationError) -> list[dict[str, object]]:
             msg = "body is not valid JSON (UTF-8): " + str(err.get("ctx", {}).get("error", ""))
         elif err["type"] == "union_tag_invalid":
             msg = f"unknown event type; expected one of {', '.join(EVENT_TYPES)}"
+            loc = ["type"]
         elif err["type"] == "union_tag_not_found":
             msg = "field required: type"
             loc = ["type"]

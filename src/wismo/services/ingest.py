@@ -38,7 +38,6 @@ from wismo.domain.model import TrackingEvent
 from wismo.domain.status import ShipmentState, apply, can_apply_incrementally, fold, sort_key
 from wismo.services.ports import (
     Clock,
-    InboxItem,
     Outcome,
     Parsed,
     Parser,
@@ -178,8 +177,9 @@ class Ingestor:
         batch = todo
         for _ in range(_MAX_WAKE_ROUNDS):
             woken_keys: set[str] = set()
-            outcomes.update(apply_commands(uow, store_id, batch, woken_keys, self._clock))
-            uow.inbox.record(outcomes, self._clock())
+            round_outcomes = apply_commands(uow, store_id, batch, woken_keys)
+            uow.inbox.record(round_outcomes, self._clock())
+            outcomes.update(round_outcomes)
             if not woken_keys:
                 break
             parked = uow.inbox.waiting_for(store_id, woken_keys)
@@ -196,9 +196,8 @@ class Ingestor:
 def apply_commands(
     uow: UnitOfWork,
     store_id: int,
-    items: Sequence[tuple[int, Parsed] | tuple[int, InboxItem]],
+    items: Sequence[tuple[int, Parsed]],
     woken_keys: set[str],
-    clock: Clock,
 ) -> dict[int, Outcome]:
     """Apply the commands of parsed items; return each item's outcome.
 
@@ -209,7 +208,6 @@ def apply_commands(
     outcomes: dict[int, Outcome] = {}
     tracking: list[tuple[int, RecordTrackingEvent]] = []
     for inbox_id, parsed in items:
-        assert isinstance(parsed, Parsed)
         waiting: Waiting | None = None
         for command in parsed.commands:
             if isinstance(command, RecordTrackingEvent):
@@ -222,7 +220,7 @@ def apply_commands(
             Outcome("parked", waiting_for=waiting.key) if waiting else Outcome("processed")
         )
     if tracking:
-        outcomes.update(_apply_tracking(uow, store_id, tracking, clock))
+        outcomes.update(_apply_tracking(uow, store_id, tracking))
     return outcomes
 
 
@@ -299,15 +297,14 @@ def _apply_tracking(
     uow: UnitOfWork,
     store_id: int,
     commands: list[tuple[int, RecordTrackingEvent]],
-    clock: Clock,
 ) -> dict[int, Outcome]:
     refs = {c.shipment_ref for _, c in commands if c.shipment_ref}
     numbers = {
-        (c.carrier, c.tracking_number)
+        (c.carrier, c.tracking_number, c.event.occurred_at)
         for _, c in commands
         if not c.shipment_ref and c.tracking_number
     }
-    by_ref, by_number = uow.shipments.find_shipments(store_id, refs, numbers, clock())
+    by_ref, by_number = uow.shipments.find_shipments(store_id, refs, numbers)
     outcomes: dict[int, Outcome] = {}
     resolved: list[tuple[int, TrackingEvent]] = []
     seen: set[tuple[int, str]] = set()
@@ -317,7 +314,7 @@ def _apply_tracking(
             key = shipment_key(store_id, c.shipment_ref)
         else:
             number = c.tracking_number or ""
-            shipment = by_number.get((c.carrier, number))
+            shipment = by_number.get((c.carrier, number, c.event.occurred_at))
             key = tracking_key(store_id, c.carrier, number)
         if shipment is None:
             outcomes[inbox_id] = Outcome("parked", waiting_for=key)

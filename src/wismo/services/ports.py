@@ -98,10 +98,9 @@ class ShipmentRepository(Protocol):
         self,
         store_id: int,
         refs: Collection[str],
-        tracking: Collection[tuple[str | None, str]],
-        now: datetime,
-    ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str], ShipmentRef]]:
-        """Shipments by reference, and by (carrier or None, tracking number)."""
+        tracking: Collection[tuple[str | None, str, datetime]],
+    ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str, datetime], ShipmentRef]]:
+        """Shipments by reference, and by (carrier or None, tracking number, scan time)."""
         ...
 
     def create_shipment(self, order_id: int, command: CreateShipment) -> int: ...

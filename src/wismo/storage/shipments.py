@@ -20,6 +20,7 @@ from wismo.storage.tables import shipment_lines, shipments, tracking_events
 # A finished shipment keeps receiving scans by its tracking number for a while (late
 # scans, corrections); after this the number is free for the carrier to reuse.
 RECYCLE_AFTER = timedelta(days=60)
+LABEL_SLACK = timedelta(days=1)
 
 # IN lists are chunked below SQLite's bound-parameter limit and PostgreSQL's sweet spot.
 _CHUNK = 900
@@ -133,9 +134,8 @@ class SqlShipmentRepository:
         self,
         store_id: int,
         refs: Collection[str],
-        tracking: Collection[tuple[str | None, str]],
-        now: datetime,
-    ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str], ShipmentRef]]:
+        tracking: Collection[tuple[str | None, str, datetime]],
+    ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str, datetime], ShipmentRef]]:
         cols = (
             shipments.c.id,
             shipments.c.order_id,
@@ -154,10 +154,10 @@ class SqlShipmentRepository:
                 )
             ):
                 by_ref[row.shipment_ref] = _ref(row)
-        by_number: dict[tuple[str | None, str], ShipmentRef] = {}
+        by_number: dict[tuple[str | None, str, datetime], ShipmentRef] = {}
         if tracking:
             candidates: dict[str, list[Any]] = defaultdict(list)
-            numbers = {number for _, number in tracking}
+            numbers = {number for _, number, _ in tracking}
             for chunk in _chunks(numbers):
                 for row in self._conn.execute(
                     select(*cols).where(
@@ -166,10 +166,10 @@ class SqlShipmentRepository:
                     )
                 ):
                     candidates[row.tracking_number].append(row)
-            for carrier, number in tracking:
-                chosen = _pick_current(candidates.get(number, []), carrier, now)
+            for carrier, number, occurred_at in tracking:
+                chosen = _pick_current(candidates.get(number, []), carrier, occurred_at)
                 if chosen is not None:
-                    by_number[(carrier, number)] = _ref(chosen)
+                    by_number[(carrier, number, occurred_at)] = _ref(chosen)
         return by_ref, by_number
 
     def create_shipment(self, order_id: int, command: CreateShipment) -> int:
@@ -261,21 +261,24 @@ def _ref(row: Any) -> ShipmentRef:
     )
 
 
-def _pick_current(rows: list[Any], carrier: str | None, now: datetime) -> Any | None:
+def _pick_current(rows: list[Any], carrier: str | None, occurred_at: datetime) -> Any | None:
     """The shipment a scan for this tracking number belongs to.
 
-    Same carrier (when the source names one); not finished long ago (carriers recycle
-    numbers); and of those, the newest.
+    Carriers recycle numbers, so the number alone is not a key: the shipment must be of the
+    same carrier (when the source names one), must exist by the time of the scan (with a day
+    of slack for clocks and labels printed after the first scan), and must not have finished
+    long before it. Of those, the newest.
     """
     wanted = carrier.lower() if carrier else None
     live = [
         r
         for r in rows
         if (wanted is None or r.carrier == wanted)
+        and r.created_at - LABEL_SLACK <= occurred_at
         and not (
             r.milestone in FINAL_MILESTONES
             and r.status_at is not None
-            and now - r.status_at > RECYCLE_AFTER
+            and occurred_at - r.status_at > RECYCLE_AFTER
         )
     ]
     return max(live, key=lambda r: (r.created_at, r.id)) if live else None

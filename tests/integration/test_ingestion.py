@@ -1,0 +1,407 @@
+"""Ingestion through the inbox into the order record, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+
+from wismo.bootstrap import Wismo
+from wismo.domain.commands import Command
+from wismo.domain.milestones import Milestone, Reason
+from wismo.ingestion.canonical import CanonicalParser
+from wismo.services.ingest import IngestResult, Ingestor
+from wismo.services.ports import Parsed, Rejected
+from wismo.storage.inbox import SqlInbox
+from wismo.storage.tables import customers, inbox, tracking_events
+from wismo.testing import (
+    FakeClock,
+    encode,
+    envelope,
+    order_created,
+    shipment_created,
+    tracking,
+)
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def ingest(w: Wismo, store_id: int, *events: dict[str, Any] | bytes) -> list[IngestResult]:
+    return w.ingestor.ingest(
+        store_id, [e if isinstance(e, bytes) else encode(e) for e in events]
+    )
+
+
+def basic_order(w: Wismo, store_id: int, number: str = "1001", **kw: Any) -> None:
+    results = ingest(
+        w,
+        store_id,
+        order_created(
+            number,
+            placed_at=T0,
+            lines=[("L1", "Blue mug", 2), ("L2", "Teapot", 1), ("L3", "Tea towel", 1)],
+            promised=("2026-11-24", "2026-11-26"),
+            **kw,
+        ),
+        shipment_created(
+            number, f"{number}-A", created_at=T0 + timedelta(hours=20),
+            lines=[("L1", 2)], tracking_number=f"1ZA{number}",
+        ),
+        shipment_created(
+            number, f"{number}-B", created_at=T0 + timedelta(hours=22), carrier="fedex",
+            lines=[("L2", 1)], tracking_number=f"FX{number}",
+        ),
+    )
+    assert [r.status for r in results] == ["processed"] * 3
+
+
+def test_order_with_split_shipments_answers_per_package(wismo: Wismo, store_id: int) -> None:
+    """Two packages and an unshipped line: per-package status, contents, order summary."""
+    basic_order(wismo, store_id)
+    ingest(
+        wismo,
+        store_id,
+        tracking("picked_up", T0 + timedelta(days=1), shipment_ref="1001-A", city="Newark"),
+        tracking("delivered", T0 + timedelta(days=3), shipment_ref="1001-A", city="Brooklyn",
+                 description="Left at front door"),
+        tracking("in_transit", T0 + timedelta(days=2), shipment_ref="1001-B", city="Memphis",
+                 estimated_delivery_at=T0 + timedelta(days=8)),
+    )
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    assert answer.summary == "1 of 2 packages delivered; 1 item(s) not shipped yet"
+    assert answer.headline == "1 of 2 packages delivered"
+    a, b = answer.packages
+    assert (a.status, a.carrier_name) == (Milestone.DELIVERED, "UPS")
+    assert [(i.title, i.quantity) for i in a.contents] == [("Blue mug", 2)]
+    assert a.last_scan is not None and a.last_scan.location == "Brooklyn, US"
+    assert a.last_scan.description == "Left at front door"
+    assert b.status is Milestone.IN_TRANSIT
+    assert b.estimate is not None and b.estimate.source == "carrier"
+    assert b.estimate.to_on == date(2026, 11, 28)
+    assert b.late  # the carrier's date is after the merchant's promise
+    assert answer.late
+    assert [(i.title, i.quantity) for i in answer.not_yet_shipped] == [("Tea towel", 1)]
+    assert answer.estimate is not None and answer.estimate.to_on == date(2026, 11, 28)
+
+
+def test_event_for_unknown_order_is_parked_then_applied(wismo: Wismo, store_id: int) -> None:
+    """A scan before its shipment, and a shipment before its order, wait and then apply."""
+    early = ingest(
+        wismo,
+        store_id,
+        tracking("in_transit", T0 + timedelta(days=1), shipment_ref="2002-A"),
+        shipment_created("2002", "2002-A", created_at=T0 + timedelta(hours=3)),
+    )
+    assert [r.status for r in early] == ["parked", "parked"]
+    assert early[0].waiting_for == f"shipment:{store_id}:2002-A"
+    with wismo.engine.connect() as conn:
+        parked = SqlInbox(conn).list(["parked"], store_id)
+    assert len(parked) == 2
+    ingest(wismo, store_id, order_created("2002", placed_at=T0))
+    answer = wismo.status.by_number(store_id, "2002")
+    assert answer is not None
+    assert [p.status for p in answer.packages] == [Milestone.IN_TRANSIT]
+    with wismo.engine.connect() as conn:
+        assert SqlInbox(conn).list(["parked", "dead"], store_id) == []
+
+
+def test_scan_by_tracking_number_without_carrier(wismo: Wismo, store_id: int) -> None:
+    """A source that sends only a tracking number still finds the shipment."""
+    basic_order(wismo, store_id)
+    [r] = ingest(
+        wismo, store_id, tracking("out_for_delivery", T0 + timedelta(days=2),
+                                  tracking_number="FX1001")
+    )
+    assert r.status == "processed"
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    assert answer.packages[1].status is Milestone.OUT_FOR_DELIVERY
+
+
+def test_duplicates_by_id_and_by_scan(wismo: Wismo, store_id: int) -> None:
+    """Same (source, id) is a duplicate; the same scan under another id is stored once."""
+    basic_order(wismo, store_id)
+    scan = tracking("in_transit", T0 + timedelta(days=1), shipment_ref="1001-A", raw_code="I1",
+                    id_="scan-1")
+    first, again = ingest(wismo, store_id, scan, scan)
+    assert (first.status, again.status) == ("processed", "duplicate")
+    [later] = ingest(wismo, store_id, scan)
+    assert later.status == "duplicate"
+    other_source = dict(scan, id="poll-77", source="poller")
+    [via_poll] = ingest(wismo, store_id, other_source)
+    assert via_poll.status == "processed"
+    with wismo.engine.connect() as conn:
+        n = conn.execute(
+            select(func.count()).select_from(tracking_events).where(
+                tracking_events.c.raw_code == "I1"
+            )
+        ).scalar_one()
+    assert n == 1
+
+
+def test_out_of_order_events_give_the_same_status(wismo: Wismo, store_id: int) -> None:
+    """Delivered arriving before older scans stays delivered; last scan is the latest."""
+    basic_order(wismo, store_id)
+    ingest(wismo, store_id,
+           tracking("delivered", T0 + timedelta(days=3), shipment_ref="1001-A", city="Bronx"))
+    ingest(wismo, store_id,
+           tracking("in_transit", T0 + timedelta(days=2), shipment_ref="1001-A", city="Newark"),
+           tracking("out_for_delivery", T0 + timedelta(days=2, hours=20),
+                    shipment_ref="1001-A"))
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    pkg = answer.packages[0]
+    assert pkg.status is Milestone.DELIVERED
+    assert pkg.last_scan is not None and pkg.last_scan.location == "Bronx, US"
+    assert pkg.delivered_at == T0 + timedelta(days=3)
+
+
+def test_exception_gives_problem_and_next_step(wismo: Wismo, store_id: int) -> None:
+    """A customs hold is the current problem, with what happens next."""
+    basic_order(wismo, store_id)
+    ingest(wismo, store_id, tracking("exception", T0 + timedelta(days=2), shipment_ref="1001-B",
+                                     reason="customs_hold", raw_code="CH"))
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    assert answer.status is Milestone.EXCEPTION
+    assert answer.problem is not None
+    assert answer.problem.code == "customs_hold"
+    assert "customs" in answer.problem.text
+    assert answer.problem.next_step
+
+
+def test_local_time_of_scan_is_kept(wismo: Wismo, store_id: int) -> None:
+    """A scan at 09:14 in Paris is shown as 09:14+01:00, stored as 08:14 UTC."""
+    basic_order(wismo, store_id)
+    ingest(wismo, store_id,
+           tracking("in_transit", "2026-11-22T09:14:00+01:00", shipment_ref="1001-A"))
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None and answer.packages[0].last_scan is not None
+    at = answer.packages[0].last_scan.at
+    assert at.isoformat() == "2026-11-22T09:14:00+01:00"
+    assert at == datetime(2026, 11, 22, 8, 14, tzinfo=UTC)
+
+
+def test_rejected_payloads_name_fields_and_are_kept(wismo: Wismo, store_id: int) -> None:
+    """Bad input of every kind is rejected with the field named and kept as dead."""
+    good = tracking("in_transit", T0, shipment_ref="x")
+    naive = tracking("in_transit", "2026-11-22T09:14:00", shipment_ref="x")
+    wrong_type = order_created("9", placed_at=T0)
+    wrong_type["data"]["lines"][0]["quantity"] = "many"
+    missing = envelope("order.created", {"placed_at": T0.isoformat()})
+    unknown_type = envelope("parcel.teleported", {})
+    cases: list[tuple[bytes, list[Any]]] = [
+        (b"{not json", []),
+        (b"\xff\xfe\x00garbage", []),
+        (encode(naive), ["data", "occurred_at"]),
+        (encode(wrong_type), ["data", "lines", 0, "quantity"]),
+        (encode(missing), ["data", "order_number"]),
+        (encode(unknown_type), ["type"]),
+        (b"[1, 2, 3]", []),
+    ]
+    results = ingest(wismo, store_id, *[body for body, _ in cases], encode(good))
+    for (_, loc), result in zip(cases, results, strict=False):
+        assert result.status == "rejected", result
+        assert result.inbox_id is not None
+        assert any(e["loc"] == loc for e in result.errors), (loc, result.errors)
+    assert results[-1].status == "parked"
+    naive_msg = results[2].errors[0]["msg"]
+    assert isinstance(naive_msg, str) and "time zone" in naive_msg
+    with wismo.engine.connect() as conn:
+        dead = SqlInbox(conn).list(["dead"], store_id)
+        bodies = {bytes(r.body) for r in conn.execute(select(inbox.c.body))}
+    assert len(dead) == len(cases)
+    assert b"\xff\xfe\x00garbage" in bodies  # stored byte for byte
+
+
+def test_corrected_resend_of_a_rejected_event_is_accepted(wismo: Wismo, store_id: int) -> None:
+    """A rejected event's id is not burnt: the fixed payload with the same id goes in."""
+    bad = order_created("77", placed_at=T0)
+    bad["data"]["currency"] = "dollars"
+    bad["id"] = "order-77"
+    [r1] = ingest(wismo, store_id, bad)
+    assert r1.status == "rejected"
+    assert r1.errors[0]["loc"] == ["data", "currency"]
+    good = order_created("77", placed_at=T0)
+    good["id"] = "order-77"
+    [r2] = ingest(wismo, store_id, good)
+    assert r2.status == "processed"
+
+
+def test_late_order_snapshot_does_not_overwrite_newer(wismo: Wismo, store_id: int) -> None:
+    """Order updates are ordered by the source's updated_at, not by arrival."""
+    ingest(wismo, store_id, order_created("3003", placed_at=T0, email="new@example.com",
+                                          updated_at=T0 + timedelta(hours=5)))
+    stale = order_created("3003", placed_at=T0, email="old@example.com",
+                          updated_at=T0 + timedelta(hours=1))
+    stale["type"] = "order.updated"
+    [r] = ingest(wismo, store_id, stale)
+    assert r.status == "processed"
+    assert wismo.status.lookup(store_id, "3003", email="new@example.com") is not None
+    assert wismo.status.lookup(store_id, "3003", email="old@example.com") is None
+
+
+def test_cancellation_before_the_order_arrives(wismo: Wismo, store_id: int) -> None:
+    """A cancellation that overtakes its order waits, then cancels it."""
+    cancel = envelope("order.cancelled", {"order_number": "4004",
+                                          "cancelled_at": T0.isoformat(),
+                                          "reason": "customer changed mind"})
+    [r] = ingest(wismo, store_id, cancel)
+    assert r.status == "parked"
+    ingest(wismo, store_id, order_created("4004", placed_at=T0 - timedelta(hours=1)))
+    answer = wismo.status.by_number(store_id, "4004")
+    assert answer is not None
+    assert answer.cancelled and answer.status is Milestone.CANCELLED
+    assert answer.estimate is None
+
+
+def test_returns_and_refunds_do_not_regress(wismo: Wismo, store_id: int) -> None:
+    """A late 'requested' after 'received' is ignored; refunds carry amount and timing."""
+    basic_order(wismo, store_id)
+
+    def ret(state: str, hours: int) -> dict[str, Any]:
+        return envelope("return.updated", {
+            "order_number": "1001", "return_ref": "RMA1", "state": state,
+            "updated_at": (T0 + timedelta(hours=hours)).isoformat(),
+            "lines": [{"line_ref": "L1", "quantity": 1}], "reason": "too small",
+        })
+
+    ingest(wismo, store_id, ret("received", 50))
+    ingest(wismo, store_id, ret("requested", 10))
+    ingest(wismo, store_id, envelope("refund.created", {
+        "order_number": "1001", "refund_ref": "RF1", "amount": "19.99", "currency": "USD",
+        "state": "processed", "processed_at": (T0 + timedelta(hours=60)).isoformat(),
+        "updated_at": (T0 + timedelta(hours=60)).isoformat(), "return_ref": "RMA1",
+    }))
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    [r] = answer.returns
+    assert r.state.value == "received"
+    assert [(i.title, i.quantity) for i in r.items] == [("Blue mug", 1)]
+    [f] = answer.refunds
+    assert (f.amount, f.currency, f.state.value) == (Decimal("19.99"), "USD", "processed")
+    assert f.expected_by_on == date(2026, 12, 2)
+    assert f.expected_by_is_estimate
+
+
+def test_lookup_needs_a_matching_contact(wismo: Wismo, store_id: int) -> None:
+    """Order number plus email, phone or postal code; unknown and mismatch look alike."""
+    basic_order(wismo, store_id, phone="(212) 555-0134")
+    assert wismo.status.lookup(store_id, "#1001", email="ADA@example.com ") is not None
+    assert wismo.status.lookup(store_id, "1001", postal_code=" 10001") is not None
+    assert wismo.status.lookup(store_id, "1001", phone="+12125550134") is not None
+    assert wismo.status.lookup(store_id, "1001", email="eve@example.com") is None
+    assert wismo.status.lookup(store_id, "9999", email="ada@example.com") is None
+
+
+def test_customer_phone_normalised_with_store_country(wismo: Wismo, store_id: int) -> None:
+    """Phones are stored in E.164, read with the store's country when no prefix is given."""
+    [r] = ingest(wismo, store_id, envelope("customer.upserted", {
+        "external_id": "c-1", "emails": ["Ada@Example.COM"], "phones": ["(212) 555-0134"],
+        "consent": {"sms": True},
+    }))
+    assert r.status == "processed"
+    [bad] = ingest(wismo, store_id, envelope("customer.upserted", {
+        "external_id": "c-2", "phones": ["12"],
+    }))
+    assert bad.status == "rejected"
+    assert bad.errors[0]["loc"] == ["data", "phones"]
+    with wismo.engine.connect() as conn:
+        row = conn.execute(select(customers)).one()
+    assert row.phones == ["+12125550134"]
+    assert row.emails == ["ada@example.com"]
+
+
+def test_recycled_tracking_number_goes_to_the_new_shipment(
+    wismo: Wismo, store_id: int, clock: FakeClock
+) -> None:
+    """A tracking number reused months later is matched to the current shipment."""
+    ingest(wismo, store_id,
+           order_created("old", placed_at=T0 - timedelta(days=200)),
+           shipment_created("old", "old-A", created_at=T0 - timedelta(days=199),
+                            tracking_number="REUSED1"),
+           tracking("delivered", T0 - timedelta(days=196), tracking_number="REUSED1"),
+           order_created("new", placed_at=T0),
+           shipment_created("new", "new-A", created_at=T0 + timedelta(hours=1),
+                            tracking_number="REUSED1"))
+    ingest(wismo, store_id, tracking("in_transit", T0 + timedelta(days=1),
+                                     tracking_number="REUSED1"))
+    old = wismo.status.by_number(store_id, "old")
+    new = wismo.status.by_number(store_id, "new")
+    assert old is not None and new is not None
+    assert old.packages[0].status is Milestone.DELIVERED
+    assert new.packages[0].status is Milestone.IN_TRANSIT
+
+
+class _ExplodingParser:
+    """Parses like the real one, but turns order 'BOOM' into a command that cannot apply."""
+
+    def __init__(self, real: CanonicalParser) -> None:
+        self.real = real
+
+    def __call__(self, store_id: int, body: bytes) -> Parsed | Rejected:
+        parsed = self.real(store_id, body)
+        if isinstance(parsed, Parsed) and b'"BOOM"' in body:
+            bogus: Command = object()  # type: ignore[assignment]
+            return Parsed(parsed.source, parsed.event_id, (bogus,))
+        return parsed
+
+
+def test_processing_failure_isolated_kept_and_replayable(
+    wismo: Wismo, store_id: int, clock: FakeClock
+) -> None:
+    """One failing item does not block its batch; it is dead, listed, and replayable."""
+    real = CanonicalParser(lambda _: "US", clock)
+    exploding = Ingestor(wismo.uow_factory, _ExplodingParser(real), clock)
+    results = exploding.ingest(store_id, [
+        encode(order_created("A1", placed_at=T0)),
+        encode(order_created("BOOM", placed_at=T0)),
+        encode(order_created("A2", placed_at=T0)),
+    ])
+    assert [r.status for r in results] == ["processed", "failed", "processed"]
+    with wismo.engine.connect() as conn:
+        [dead] = SqlInbox(conn).list(["dead"], store_id)
+    assert dead["id"] == results[1].inbox_id
+    outcome = wismo.ingestor.replay(store_id, [dead["id"]])[dead["id"]]
+    assert outcome.status == "processed"
+    assert wismo.status.by_number(store_id, "BOOM") is not None
+
+
+def test_scan_reason_and_milestone_stored(wismo: Wismo, store_id: int) -> None:
+    """The normalised milestone, reason and raw carrier code are kept on the event."""
+    basic_order(wismo, store_id)
+    ingest(wismo, store_id, tracking("delivery_attempt_failed", T0 + timedelta(days=2),
+                                     shipment_ref="1001-A", reason="recipient_unavailable",
+                                     raw_code="NA", description="No one home"))
+    with wismo.engine.connect() as conn:
+        row = conn.execute(
+            select(tracking_events).where(tracking_events.c.raw_code == "NA")
+        ).one()
+    assert (row.milestone, row.reason, row.description) == (
+        "delivery_attempt_failed", Reason.RECIPIENT_UNAVAILABLE.value, "No one home"
+    )
+    assert row.occurred_at == T0 + timedelta(days=2)
+
+
+def test_batch_of_many_events_for_many_shipments(wismo: Wismo, store_id: int) -> None:
+    """A large mixed batch lands: every shipment ends in the right state."""
+    events: list[dict[str, Any]] = []
+    for i in range(50):
+        events.append(order_created(f"B{i}", placed_at=T0))
+        events.append(shipment_created(f"B{i}", f"B{i}-S", created_at=T0))
+    ingest(wismo, store_id, *events)
+    scans: list[bytes] = []
+    for i in range(50):
+        for h, m in ((30, "delivered"), (5, "picked_up"), (10, "in_transit")):
+            scans.append(encode(tracking(m, T0 + timedelta(hours=h + i), shipment_ref=f"B{i}-S")))
+    results = wismo.ingestor.ingest(store_id, scans)
+    assert {r.status for r in results} == {"processed"}
+    for i in (0, 17, 49):
+        answer = wismo.status.by_number(store_id, f"B{i}")
+        assert answer is not None and answer.status is Milestone.DELIVERED
+    body = orjson.loads(scans[0])
+    assert body["type"] == "tracking.event"
