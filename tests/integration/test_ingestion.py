@@ -13,7 +13,7 @@ from wismo.bootstrap import Wismo
 from wismo.domain.commands import Command
 from wismo.domain.milestones import Milestone, Reason
 from wismo.ingestion.canonical import CanonicalParser
-from wismo.services.ingest import IngestResult, Ingestor
+from wismo.services.ingest import Ingestor, IngestResult
 from wismo.services.ports import Parsed, Rejected
 from wismo.storage.inbox import SqlInbox
 from wismo.storage.tables import customers, inbox, tracking_events
@@ -30,9 +30,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def ingest(w: Wismo, store_id: int, *events: dict[str, Any] | bytes) -> list[IngestResult]:
-    return w.ingestor.ingest(
-        store_id, [e if isinstance(e, bytes) else encode(e) for e in events]
-    )
+    return w.ingestor.ingest(store_id, [e if isinstance(e, bytes) else encode(e) for e in events])
 
 
 def basic_order(w: Wismo, store_id: int, number: str = "1001", **kw: Any) -> None:
@@ -47,12 +45,19 @@ def basic_order(w: Wismo, store_id: int, number: str = "1001", **kw: Any) -> Non
             **kw,
         ),
         shipment_created(
-            number, f"{number}-A", created_at=T0 + timedelta(hours=20),
-            lines=[("L1", 2)], tracking_number=f"1ZA{number}",
+            number,
+            f"{number}-A",
+            created_at=T0 + timedelta(hours=20),
+            lines=[("L1", 2)],
+            tracking_number=f"1ZA{number}",
         ),
         shipment_created(
-            number, f"{number}-B", created_at=T0 + timedelta(hours=22), carrier="fedex",
-            lines=[("L2", 1)], tracking_number=f"FX{number}",
+            number,
+            f"{number}-B",
+            created_at=T0 + timedelta(hours=22),
+            carrier="fedex",
+            lines=[("L2", 1)],
+            tracking_number=f"FX{number}",
         ),
     )
     assert [r.status for r in results] == ["processed"] * 3
@@ -65,10 +70,20 @@ def test_order_with_split_shipments_answers_per_package(wismo: Wismo, store_id: 
         wismo,
         store_id,
         tracking("picked_up", T0 + timedelta(days=1), shipment_ref="1001-A", city="Newark"),
-        tracking("delivered", T0 + timedelta(days=3), shipment_ref="1001-A", city="Brooklyn",
-                 description="Left at front door"),
-        tracking("in_transit", T0 + timedelta(days=2), shipment_ref="1001-B", city="Memphis",
-                 estimated_delivery_at=T0 + timedelta(days=8)),
+        tracking(
+            "delivered",
+            T0 + timedelta(days=3),
+            shipment_ref="1001-A",
+            city="Brooklyn",
+            description="Left at front door",
+        ),
+        tracking(
+            "in_transit",
+            T0 + timedelta(days=2),
+            shipment_ref="1001-B",
+            city="Memphis",
+            estimated_delivery_at=T0 + timedelta(days=8),
+        ),
     )
     answer = wismo.status.by_number(store_id, "1001")
     assert answer is not None
@@ -77,15 +92,18 @@ def test_order_with_split_shipments_answers_per_package(wismo: Wismo, store_id: 
     a, b = answer.packages
     assert (a.status, a.carrier_name) == (Milestone.DELIVERED, "UPS")
     assert [(i.title, i.quantity) for i in a.contents] == [("Blue mug", 2)]
-    assert a.last_scan is not None and a.last_scan.location == "Brooklyn, US"
+    assert a.last_scan is not None
+    assert a.last_scan.location == "Brooklyn, US"
     assert a.last_scan.description == "Left at front door"
     assert b.status is Milestone.IN_TRANSIT
-    assert b.estimate is not None and b.estimate.source == "carrier"
+    assert b.estimate is not None
+    assert b.estimate.source == "carrier"
     assert b.estimate.to_on == date(2026, 11, 28)
     assert b.late  # the carrier's date is after the merchant's promise
     assert answer.late
     assert [(i.title, i.quantity) for i in answer.not_yet_shipped] == [("Tea towel", 1)]
-    assert answer.estimate is not None and answer.estimate.to_on == date(2026, 11, 28)
+    assert answer.estimate is not None
+    assert answer.estimate.to_on == date(2026, 11, 28)
 
 
 def test_event_for_unknown_order_is_parked_then_applied(wismo: Wismo, store_id: int) -> None:
@@ -113,8 +131,9 @@ def test_scan_by_tracking_number_without_carrier(wismo: Wismo, store_id: int) ->
     """A source that sends only a tracking number still finds the shipment."""
     basic_order(wismo, store_id)
     [r] = ingest(
-        wismo, store_id, tracking("out_for_delivery", T0 + timedelta(days=2),
-                                  tracking_number="FX1001")
+        wismo,
+        store_id,
+        tracking("out_for_delivery", T0 + timedelta(days=2), tracking_number="FX1001"),
     )
     assert r.status == "processed"
     answer = wismo.status.by_number(store_id, "1001")
@@ -125,8 +144,9 @@ def test_scan_by_tracking_number_without_carrier(wismo: Wismo, store_id: int) ->
 def test_duplicates_by_id_and_by_scan(wismo: Wismo, store_id: int) -> None:
     """Same (source, id) is a duplicate; the same scan under another id is stored once."""
     basic_order(wismo, store_id)
-    scan = tracking("in_transit", T0 + timedelta(days=1), shipment_ref="1001-A", raw_code="I1",
-                    id_="scan-1")
+    scan = tracking(
+        "in_transit", T0 + timedelta(days=1), shipment_ref="1001-A", raw_code="I1", id_="scan-1"
+    )
     first, again = ingest(wismo, store_id, scan, scan)
     assert (first.status, again.status) == ("processed", "duplicate")
     [later] = ingest(wismo, store_id, scan)
@@ -136,9 +156,9 @@ def test_duplicates_by_id_and_by_scan(wismo: Wismo, store_id: int) -> None:
     assert via_poll.status == "processed"
     with wismo.engine.connect() as conn:
         n = conn.execute(
-            select(func.count()).select_from(tracking_events).where(
-                tracking_events.c.raw_code == "I1"
-            )
+            select(func.count())
+            .select_from(tracking_events)
+            .where(tracking_events.c.raw_code == "I1")
         ).scalar_one()
     assert n == 1
 
@@ -146,25 +166,40 @@ def test_duplicates_by_id_and_by_scan(wismo: Wismo, store_id: int) -> None:
 def test_out_of_order_events_give_the_same_status(wismo: Wismo, store_id: int) -> None:
     """Delivered arriving before older scans stays delivered; last scan is the latest."""
     basic_order(wismo, store_id)
-    ingest(wismo, store_id,
-           tracking("delivered", T0 + timedelta(days=3), shipment_ref="1001-A", city="Bronx"))
-    ingest(wismo, store_id,
-           tracking("in_transit", T0 + timedelta(days=2), shipment_ref="1001-A", city="Newark"),
-           tracking("out_for_delivery", T0 + timedelta(days=2, hours=20),
-                    shipment_ref="1001-A"))
+    ingest(
+        wismo,
+        store_id,
+        tracking("delivered", T0 + timedelta(days=3), shipment_ref="1001-A", city="Bronx"),
+    )
+    ingest(
+        wismo,
+        store_id,
+        tracking("in_transit", T0 + timedelta(days=2), shipment_ref="1001-A", city="Newark"),
+        tracking("out_for_delivery", T0 + timedelta(days=2, hours=20), shipment_ref="1001-A"),
+    )
     answer = wismo.status.by_number(store_id, "1001")
     assert answer is not None
     pkg = answer.packages[0]
     assert pkg.status is Milestone.DELIVERED
-    assert pkg.last_scan is not None and pkg.last_scan.location == "Bronx, US"
+    assert pkg.last_scan is not None
+    assert pkg.last_scan.location == "Bronx, US"
     assert pkg.delivered_at == T0 + timedelta(days=3)
 
 
 def test_exception_gives_problem_and_next_step(wismo: Wismo, store_id: int) -> None:
     """A customs hold is the current problem, with what happens next."""
     basic_order(wismo, store_id)
-    ingest(wismo, store_id, tracking("exception", T0 + timedelta(days=2), shipment_ref="1001-B",
-                                     reason="customs_hold", raw_code="CH"))
+    ingest(
+        wismo,
+        store_id,
+        tracking(
+            "exception",
+            T0 + timedelta(days=2),
+            shipment_ref="1001-B",
+            reason="customs_hold",
+            raw_code="CH",
+        ),
+    )
     answer = wismo.status.by_number(store_id, "1001")
     assert answer is not None
     assert answer.status is Milestone.EXCEPTION
@@ -177,10 +212,12 @@ def test_exception_gives_problem_and_next_step(wismo: Wismo, store_id: int) -> N
 def test_local_time_of_scan_is_kept(wismo: Wismo, store_id: int) -> None:
     """A scan at 09:14 in Paris is shown as 09:14+01:00, stored as 08:14 UTC."""
     basic_order(wismo, store_id)
-    ingest(wismo, store_id,
-           tracking("in_transit", "2026-11-22T09:14:00+01:00", shipment_ref="1001-A"))
+    ingest(
+        wismo, store_id, tracking("in_transit", "2026-11-22T09:14:00+01:00", shipment_ref="1001-A")
+    )
     answer = wismo.status.by_number(store_id, "1001")
-    assert answer is not None and answer.packages[0].last_scan is not None
+    assert answer is not None
+    assert answer.packages[0].last_scan is not None
     at = answer.packages[0].last_scan.at
     assert at.isoformat() == "2026-11-22T09:14:00+01:00"
     assert at == datetime(2026, 11, 22, 8, 14, tzinfo=UTC)
@@ -210,7 +247,8 @@ def test_rejected_payloads_name_fields_and_are_kept(wismo: Wismo, store_id: int)
         assert any(e["loc"] == loc for e in result.errors), (loc, result.errors)
     assert results[-1].status == "parked"
     naive_msg = results[2].errors[0]["msg"]
-    assert isinstance(naive_msg, str) and "time zone" in naive_msg
+    assert isinstance(naive_msg, str)
+    assert "time zone" in naive_msg
     with wismo.engine.connect() as conn:
         dead = SqlInbox(conn).list(["dead"], store_id)
         bodies = {bytes(r.body) for r in conn.execute(select(inbox.c.body))}
@@ -234,10 +272,16 @@ def test_corrected_resend_of_a_rejected_event_is_accepted(wismo: Wismo, store_id
 
 def test_late_order_snapshot_does_not_overwrite_newer(wismo: Wismo, store_id: int) -> None:
     """Order updates are ordered by the source's updated_at, not by arrival."""
-    ingest(wismo, store_id, order_created("3003", placed_at=T0, email="new@example.com",
-                                          updated_at=T0 + timedelta(hours=5)))
-    stale = order_created("3003", placed_at=T0, email="old@example.com",
-                          updated_at=T0 + timedelta(hours=1))
+    ingest(
+        wismo,
+        store_id,
+        order_created(
+            "3003", placed_at=T0, email="new@example.com", updated_at=T0 + timedelta(hours=5)
+        ),
+    )
+    stale = order_created(
+        "3003", placed_at=T0, email="old@example.com", updated_at=T0 + timedelta(hours=1)
+    )
     stale["type"] = "order.updated"
     [r] = ingest(wismo, store_id, stale)
     assert r.status == "processed"
@@ -247,15 +291,17 @@ def test_late_order_snapshot_does_not_overwrite_newer(wismo: Wismo, store_id: in
 
 def test_cancellation_before_the_order_arrives(wismo: Wismo, store_id: int) -> None:
     """A cancellation that overtakes its order waits, then cancels it."""
-    cancel = envelope("order.cancelled", {"order_number": "4004",
-                                          "cancelled_at": T0.isoformat(),
-                                          "reason": "customer changed mind"})
+    cancel = envelope(
+        "order.cancelled",
+        {"order_number": "4004", "cancelled_at": T0.isoformat(), "reason": "customer changed mind"},
+    )
     [r] = ingest(wismo, store_id, cancel)
     assert r.status == "parked"
     ingest(wismo, store_id, order_created("4004", placed_at=T0 - timedelta(hours=1)))
     answer = wismo.status.by_number(store_id, "4004")
     assert answer is not None
-    assert answer.cancelled and answer.status is Milestone.CANCELLED
+    assert answer.cancelled
+    assert answer.status is Milestone.CANCELLED
     assert answer.estimate is None
 
 
@@ -264,19 +310,37 @@ def test_returns_and_refunds_do_not_regress(wismo: Wismo, store_id: int) -> None
     basic_order(wismo, store_id)
 
     def ret(state: str, hours: int) -> dict[str, Any]:
-        return envelope("return.updated", {
-            "order_number": "1001", "return_ref": "RMA1", "state": state,
-            "updated_at": (T0 + timedelta(hours=hours)).isoformat(),
-            "lines": [{"line_ref": "L1", "quantity": 1}], "reason": "too small",
-        })
+        return envelope(
+            "return.updated",
+            {
+                "order_number": "1001",
+                "return_ref": "RMA1",
+                "state": state,
+                "updated_at": (T0 + timedelta(hours=hours)).isoformat(),
+                "lines": [{"line_ref": "L1", "quantity": 1}],
+                "reason": "too small",
+            },
+        )
 
     ingest(wismo, store_id, ret("received", 50))
     ingest(wismo, store_id, ret("requested", 10))
-    ingest(wismo, store_id, envelope("refund.created", {
-        "order_number": "1001", "refund_ref": "RF1", "amount": "19.99", "currency": "USD",
-        "state": "processed", "processed_at": (T0 + timedelta(hours=60)).isoformat(),
-        "updated_at": (T0 + timedelta(hours=60)).isoformat(), "return_ref": "RMA1",
-    }))
+    ingest(
+        wismo,
+        store_id,
+        envelope(
+            "refund.created",
+            {
+                "order_number": "1001",
+                "refund_ref": "RF1",
+                "amount": "19.99",
+                "currency": "USD",
+                "state": "processed",
+                "processed_at": (T0 + timedelta(hours=60)).isoformat(),
+                "updated_at": (T0 + timedelta(hours=60)).isoformat(),
+                "return_ref": "RMA1",
+            },
+        ),
+    )
     answer = wismo.status.by_number(store_id, "1001")
     assert answer is not None
     [r] = answer.returns
@@ -300,14 +364,31 @@ def test_lookup_needs_a_matching_contact(wismo: Wismo, store_id: int) -> None:
 
 def test_customer_phone_normalised_with_store_country(wismo: Wismo, store_id: int) -> None:
     """Phones are stored in E.164, read with the store's country when no prefix is given."""
-    [r] = ingest(wismo, store_id, envelope("customer.upserted", {
-        "external_id": "c-1", "emails": ["Ada@Example.COM"], "phones": ["(212) 555-0134"],
-        "consent": {"sms": True},
-    }))
+    [r] = ingest(
+        wismo,
+        store_id,
+        envelope(
+            "customer.upserted",
+            {
+                "external_id": "c-1",
+                "emails": ["Ada@Example.COM"],
+                "phones": ["(212) 555-0134"],
+                "consent": {"sms": True},
+            },
+        ),
+    )
     assert r.status == "processed"
-    [bad] = ingest(wismo, store_id, envelope("customer.upserted", {
-        "external_id": "c-2", "phones": ["12"],
-    }))
+    [bad] = ingest(
+        wismo,
+        store_id,
+        envelope(
+            "customer.upserted",
+            {
+                "external_id": "c-2",
+                "phones": ["12"],
+            },
+        ),
+    )
     assert bad.status == "rejected"
     assert bad.errors[0]["loc"] == ["data", "phones"]
     with wismo.engine.connect() as conn:
@@ -320,19 +401,26 @@ def test_recycled_tracking_number_goes_to_the_new_shipment(
     wismo: Wismo, store_id: int, clock: FakeClock
 ) -> None:
     """A tracking number reused months later is matched to the current shipment."""
-    ingest(wismo, store_id,
-           order_created("old", placed_at=T0 - timedelta(days=200)),
-           shipment_created("old", "old-A", created_at=T0 - timedelta(days=199),
-                            tracking_number="REUSED1"),
-           tracking("delivered", T0 - timedelta(days=196), tracking_number="REUSED1"),
-           order_created("new", placed_at=T0),
-           shipment_created("new", "new-A", created_at=T0 + timedelta(hours=1),
-                            tracking_number="REUSED1"))
-    ingest(wismo, store_id, tracking("in_transit", T0 + timedelta(days=1),
-                                     tracking_number="REUSED1"))
+    ingest(
+        wismo,
+        store_id,
+        order_created("old", placed_at=T0 - timedelta(days=200)),
+        shipment_created(
+            "old", "old-A", created_at=T0 - timedelta(days=199), tracking_number="REUSED1"
+        ),
+        tracking("delivered", T0 - timedelta(days=196), tracking_number="REUSED1"),
+        order_created("new", placed_at=T0),
+        shipment_created(
+            "new", "new-A", created_at=T0 + timedelta(hours=1), tracking_number="REUSED1"
+        ),
+    )
+    ingest(
+        wismo, store_id, tracking("in_transit", T0 + timedelta(days=1), tracking_number="REUSED1")
+    )
     old = wismo.status.by_number(store_id, "old")
     new = wismo.status.by_number(store_id, "new")
-    assert old is not None and new is not None
+    assert old is not None
+    assert new is not None
     assert old.packages[0].status is Milestone.DELIVERED
     assert new.packages[0].status is Milestone.IN_TRANSIT
 
@@ -357,11 +445,14 @@ def test_processing_failure_isolated_kept_and_replayable(
     """One failing item does not block its batch; it is dead, listed, and replayable."""
     real = CanonicalParser(lambda _: "US", clock)
     exploding = Ingestor(wismo.uow_factory, _ExplodingParser(real), clock)
-    results = exploding.ingest(store_id, [
-        encode(order_created("A1", placed_at=T0)),
-        encode(order_created("BOOM", placed_at=T0)),
-        encode(order_created("A2", placed_at=T0)),
-    ])
+    results = exploding.ingest(
+        store_id,
+        [
+            encode(order_created("A1", placed_at=T0)),
+            encode(order_created("BOOM", placed_at=T0)),
+            encode(order_created("A2", placed_at=T0)),
+        ],
+    )
     assert [r.status for r in results] == ["processed", "failed", "processed"]
     with wismo.engine.connect() as conn:
         [dead] = SqlInbox(conn).list(["dead"], store_id)
@@ -374,15 +465,24 @@ def test_processing_failure_isolated_kept_and_replayable(
 def test_scan_reason_and_milestone_stored(wismo: Wismo, store_id: int) -> None:
     """The normalised milestone, reason and raw carrier code are kept on the event."""
     basic_order(wismo, store_id)
-    ingest(wismo, store_id, tracking("delivery_attempt_failed", T0 + timedelta(days=2),
-                                     shipment_ref="1001-A", reason="recipient_unavailable",
-                                     raw_code="NA", description="No one home"))
+    ingest(
+        wismo,
+        store_id,
+        tracking(
+            "delivery_attempt_failed",
+            T0 + timedelta(days=2),
+            shipment_ref="1001-A",
+            reason="recipient_unavailable",
+            raw_code="NA",
+            description="No one home",
+        ),
+    )
     with wismo.engine.connect() as conn:
-        row = conn.execute(
-            select(tracking_events).where(tracking_events.c.raw_code == "NA")
-        ).one()
+        row = conn.execute(select(tracking_events).where(tracking_events.c.raw_code == "NA")).one()
     assert (row.milestone, row.reason, row.description) == (
-        "delivery_attempt_failed", Reason.RECIPIENT_UNAVAILABLE.value, "No one home"
+        "delivery_attempt_failed",
+        Reason.RECIPIENT_UNAVAILABLE.value,
+        "No one home",
     )
     assert row.occurred_at == T0 + timedelta(days=2)
 
@@ -402,6 +502,7 @@ def test_batch_of_many_events_for_many_shipments(wismo: Wismo, store_id: int) ->
     assert {r.status for r in results} == {"processed"}
     for i in (0, 17, 49):
         answer = wismo.status.by_number(store_id, f"B{i}")
-        assert answer is not None and answer.status is Milestone.DELIVERED
+        assert answer is not None
+        assert answer.status is Milestone.DELIVERED
     body = orjson.loads(scans[0])
     assert body["type"] == "tracking.event"

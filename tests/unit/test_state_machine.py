@@ -226,8 +226,12 @@ def test_no_regression_from_later_phase_to_earlier(
 @pytest.mark.parametrize(
     ("milestones", "unshipped", "expected", "delivered"),
     [
-        ([Milestone.DELIVERED, Milestone.DELIVERED, Milestone.IN_TRANSIT], 0,
-         Milestone.IN_TRANSIT, 2),
+        (
+            [Milestone.DELIVERED, Milestone.DELIVERED, Milestone.IN_TRANSIT],
+            0,
+            Milestone.IN_TRANSIT,
+            2,
+        ),
         ([Milestone.DELIVERED, Milestone.EXCEPTION], 0, Milestone.EXCEPTION, 1),
         ([Milestone.DELIVERED, Milestone.DELIVERED], 0, Milestone.DELIVERED, 2),
         ([Milestone.DELIVERED], 2, Milestone.AWAITING_FULFILMENT, 1),

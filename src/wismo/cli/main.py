@@ -169,34 +169,28 @@ def import_file(
     else:
         stream = path.open("rb")
     counts: dict[str, int] = {}
-    line_no = 0
     chunk: list[bytes] = []
-    chunk_start = 1
+    numbers: list[int] = []  # file line of each chunk entry, for error messages
 
     def flush() -> None:
-        for offset, result in enumerate(w.ingestor.ingest(store_id, chunk)):
+        for line_no, result in zip(numbers, w.ingestor.ingest(store_id, chunk), strict=True):
             counts[result.status] = counts.get(result.status, 0) + 1
             if result.status in ("rejected", "failed"):
                 first = result.errors[0] if result.errors else {}
                 typer.echo(
-                    f"line {chunk_start + offset}: {result.status}: "
-                    f"{first.get('loc')}: {first.get('msg')}",
+                    f"line {line_no}: {result.status}: {first.get('loc')}: {first.get('msg')}",
                     err=True,
                 )
+        chunk.clear()
+        numbers.clear()
 
     with stream:
-        for raw in stream:
-            line_no += 1
-            if not raw.strip():
-                if not chunk:
-                    chunk_start = line_no + 1
-                continue
-            if not chunk:
-                chunk_start = line_no
-            chunk.append(raw.rstrip(b"\r\n"))
+        for line_no, raw in enumerate(stream, 1):
+            if raw.strip():
+                chunk.append(raw.rstrip(b"\r\n"))
+                numbers.append(line_no)
             if len(chunk) >= batch:
                 flush()
-                chunk = []
         if chunk:
             flush()
     typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to import")
