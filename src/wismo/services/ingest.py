@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 # Parked items woken by one another (an order wakes its shipments, which wake their scans)
 # form chains; this bounds a pathological chain rather than looping for ever.
 _MAX_WAKE_ROUNDS = 8
+# An item that fails alone is tried this many times before it is kept as dead.
+_ITEM_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -145,16 +147,21 @@ class Ingestor:
                 uow.commit()
                 return outcomes
         except Exception:
-            if len(todo) == 1:
-                return self._fail(todo)
+            # Fall through: isolate the item that broke the batch.
+            log.warning("batch of %d failed; retrying item by item", len(todo), exc_info=True)
         outcomes = {}
         for item in todo:
-            try:
-                with self._uow_factory() as uow:
-                    outcomes.update(self._process(uow, store_id, [item]))
-                    uow.commit()
-            except Exception:
-                outcomes.update(self._fail([item]))
+            for attempt in range(_ITEM_ATTEMPTS):
+                try:
+                    with self._uow_factory() as uow:
+                        outcomes.update(self._process(uow, store_id, [item]))
+                        uow.commit()
+                    break
+                except Exception:
+                    # A deadlock or serialisation failure passes on retry; a bug does not,
+                    # and the item is then kept as dead with the error: never lost.
+                    if attempt == _ITEM_ATTEMPTS - 1:
+                        outcomes.update(self._fail([item]))
         return outcomes
 
     def _fail(self, todo: list[tuple[int, Parsed]]) -> dict[int, Outcome]:
@@ -337,6 +344,10 @@ def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) ->
     """
     if not resolved:
         return
+    # Lock the shipments before inserting their events: inserts touch the same rows (foreign
+    # key, unique scan key), and taking the row locks first, in id order, is what keeps two
+    # concurrent writers from deadlocking.
+    states = uow.shipments.load_states({shipment_id for shipment_id, _ in resolved})
     inserted = uow.shipments.add_events(resolved)
     fresh: dict[int, list[TrackingEvent]] = defaultdict(list)
     for shipment_id, event in resolved:
@@ -344,7 +355,6 @@ def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) ->
             fresh[shipment_id].append(event)
     if not fresh:
         return
-    states = uow.shipments.load_states(fresh.keys())
     changed: dict[int, ShipmentState] = {}
     refold: list[int] = []
     for shipment_id, events in fresh.items():

@@ -105,7 +105,9 @@ class ShipmentRepository(Protocol):
 
     def create_shipment(self, order_id: int, command: CreateShipment) -> int: ...
 
-    def load_states(self, shipment_ids: Collection[int]) -> dict[int, ShipmentState]: ...
+    def load_states(self, shipment_ids: Collection[int]) -> dict[int, ShipmentState]:
+        """Current states, locked against concurrent writers until the transaction ends."""
+        ...
 
     def load_events(self, shipment_ids: Collection[int]) -> dict[int, list[TrackingEvent]]: ...
 
@@ -176,7 +178,9 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, write: bool = True) -> UnitOfWork:
+        """A unit of work; `write=False` for reads, which must never wait for writers."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,12 +373,12 @@ class StatusService:
         self._clock = clock
 
     def by_id(self, store_id: int, order_id: int) -> OrderStatusAnswer | None:
-        with self._uow_factory() as uow:
+        with self._uow_factory(write=False) as uow:
             view = uow.orders.load_view(store_id, order_id)
         return build_answer(view, self._now()) if view else None
 
     def by_number(self, store_id: int, order_number: str) -> OrderStatusAnswer | None:
-        with self._uow_factory() as uow:
+        with self._uow_factory(write=False) as uow:
             found = uow.orders.find_for_lookup(store_id, order_number)
             view = uow.orders.load_view(store_id, found[0]) if found else None
         return build_answer(view, self._now()) if view else None
@@ -393,7 +393,7 @@ class StatusService:
         postal_code: str | None = None,
     ) -> OrderStatusAnswer | None:
         """The answer only if the contact matches; None alike for no order and no match."""
-        with self._uow_factory() as uow:
+        with self._uow_factory(write=False) as uow:
             found = uow.orders.find_for_lookup(store_id, order_number.strip().lstrip("#"))
             if found is None:
                 found = uow.orders.find_for_lookup(store_id, order_number.strip())

@@ -38,7 +38,12 @@ class SqlInbox:
             }
             for source, event_id, content_type, body in items
         ]
-        keyed = [r for r in rows if r["event_id"] is not None]
+        # Sorted by key so concurrent batches with overlapping ids take the unique-index locks
+        # in one order (PostgreSQL would otherwise deadlock them).
+        keyed = sorted(
+            (r for r in rows if r["event_id"] is not None),
+            key=lambda r: (str(r["source"]), str(r["event_id"])),
+        )
         by_key: dict[tuple[str, str], int] = {}
         if keyed:
             stmt = (

@@ -214,8 +214,15 @@ class SqlShipmentRepository:
 
     def load_states(self, shipment_ids: Collection[int]) -> dict[int, ShipmentState]:
         result: dict[int, ShipmentState] = {}
-        for chunk in _chunks(shipment_ids):
-            for row in self._conn.execute(select(*_STATE_COLUMNS).where(shipments.c.id.in_(chunk))):
+        # Sorted ids and row locks on PostgreSQL: two workers applying scans to the same
+        # shipment serialise instead of overwriting each other's state, and lock in the same
+        # order so they cannot deadlock. SQLite's writer lock already serialises.
+        lock = self._conn.dialect.name == "postgresql"
+        for chunk in _chunks(sorted(shipment_ids)):
+            query = select(*_STATE_COLUMNS).where(shipments.c.id.in_(chunk))
+            if lock:
+                query = query.order_by(shipments.c.id).with_for_update()
+            for row in self._conn.execute(query):
                 result[row.id] = state_from_row(row)
         return result
 

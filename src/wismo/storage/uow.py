@@ -19,11 +19,12 @@ class SqlUnitOfWork:
     shipments: SqlShipmentRepository
     inbox: SqlInbox
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
+        self._write = write
 
     def __enter__(self) -> SqlUnitOfWork:
-        self.conn = self._engine.connect()
+        self.conn = self._engine.connect().execution_options(wismo_write=self._write)
         self.conn.begin()
         self.orders = SqlOrderRepository(self.conn)
         self.shipments = SqlShipmentRepository(self.conn)
@@ -51,5 +52,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write)
