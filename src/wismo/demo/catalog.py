@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from wismo.domain.milestones import Milestone, Reason
 
@@ -59,11 +60,11 @@ class Product:
 
 
 def _p(sku: str, title: str, price: str, variants: str = "") -> Product:
-    return Product(sku, title, Decimal(price), tuple(variants.split()) if variants else ())
+    return Product(sku, title, Decimal(price), tuple(variants.split("|")) if variants else ())
 
 
-_SIZES = "S M L XL"
-_SHOES = "8 9 10 11 12"
+_SIZES = "S|M|L|XL"
+_SHOES = "US 8|US 9|US 10|US 11|US 12"
 PRODUCTS: tuple[Product, ...] = (
     _p("NW-JKT-RDG", "Ridgeline Waterproof Shell Jacket", "189.00", _SIZES),
     _p("NW-JKT-SUM", "Summit Down Parka", "279.00", _SIZES),
@@ -74,29 +75,29 @@ PRODUCTS: tuple[Product, ...] = (
     _p("NW-BSL-BTM", "Merino 200 Base Layer Bottoms", "79.00", _SIZES),
     _p("NW-SHT-FLN", "Backcountry Flannel Shirt", "64.00", _SIZES),
     _p("NW-TEE-ORG", "Organic Cotton Trail Tee", "32.00", _SIZES),
-    _p("NW-PNT-HKR", "Switchback Hiking Pants", "94.00", "30 32 34 36"),
+    _p("NW-PNT-HKR", "Switchback Hiking Pants", "94.00", "W30|W32|W34|W36"),
     _p("NW-SHR-RUN", "Trail Running Shorts 5in", "45.00", _SIZES),
-    _p("NW-SCK-MRN", "Merino Hiker Socks (3-pack)", "36.00", "S/M L/XL"),
-    _p("NW-SCK-RUN", "Ultralight Running Socks", "16.00", "S/M L/XL"),
+    _p("NW-SCK-MRN", "Merino Hiker Socks (3-pack)", "36.00", "S/M|L/XL"),
+    _p("NW-SCK-RUN", "Ultralight Running Socks", "16.00", "S/M|L/XL"),
     _p("NW-BNE-RIB", "Ribbed Merino Beanie", "29.00"),
     _p("NW-CAP-TRK", "Mountain Logo Trucker Cap", "28.00"),
-    _p("NW-GLV-TCH", "Touchscreen Liner Gloves", "26.00", "S/M L/XL"),
-    _p("NW-GLV-SKI", "Insulated Ski Gloves", "69.00", "S M L"),
+    _p("NW-GLV-TCH", "Touchscreen Liner Gloves", "26.00", "S/M|L/XL"),
+    _p("NW-GLV-SKI", "Insulated Ski Gloves", "69.00", "S|M|L"),
     _p("NW-BOT-CSC", "Cascade Mid Waterproof Hiking Boot", "169.00", _SHOES),
     _p("NW-SHO-TMP", "Tempo Trail Running Shoe", "139.00", _SHOES),
     _p("NW-SND-RVR", "River Crossing Sandal", "59.00", _SHOES),
-    _p("NW-PCK-DAY", "Daybreak 22L Daypack", "99.00", "Slate Sage"),
+    _p("NW-PCK-DAY", "Daybreak 22L Daypack", "99.00", "Slate|Sage"),
     _p("NW-PCK-OVN", "Overnighter 45L Backpack", "219.00"),
     _p("NW-PCK-HIP", "Trail Hip Pack 3L", "39.00"),
     _p("NW-DUF-EXP", "Expedition Duffel 70L", "149.00"),
     _p("NW-TNT-BC2", "Basecamp 2-Person Tent", "329.00"),
     _p("NW-TNT-FTP", "Basecamp 2P Tent Footprint", "45.00"),
-    _p("NW-SLB-A20", "Alpine 20F Sleeping Bag", "249.00", "Regular Long"),
-    _p("NW-SLP-INS", "Insulated Sleeping Pad", "119.00", "Regular Wide"),
+    _p("NW-SLB-A20", "Alpine 20F Sleeping Bag", "249.00", "Regular|Long"),
+    _p("NW-SLP-INS", "Insulated Sleeping Pad", "119.00", "Regular|Wide"),
     _p("NW-PLW-INF", "Inflatable Camp Pillow", "29.00"),
     _p("NW-HLP-400", "Beacon 400 Rechargeable Headlamp", "49.00"),
     _p("NW-LNT-CMP", "Collapsible Camp Lantern", "34.00"),
-    _p("NW-BTL-750", "Insulated Steel Bottle 750 ml", "35.00", "Slate Sage Ember"),
+    _p("NW-BTL-750", "Insulated Steel Bottle 750 ml", "35.00", "Slate|Sage|Ember"),
     _p("NW-MUG-ENM", "Enamel Camp Mug", "18.00"),
     _p("NW-STV-TI1", "Titanium Backpacking Stove", "69.00"),
     _p("NW-CKW-NST", "Nesting Cook Set", "79.00"),
@@ -108,12 +109,6 @@ PRODUCTS: tuple[Product, ...] = (
 )
 
 
-def _d(
-    city: str, region: str | None, postal: str, country: str, tz: str, weight: int, phone: str
-) -> tuple[Place, int, str]:
-    return Place(city, region, postal, country, tz), weight, phone
-
-
 LANGUAGES = {"CA": ("en-CA", "en-CA", "fr-CA"), "GB": ("en-GB",), "DE": ("de-DE",)}
 LANGUAGES |= {"FR": ("fr-FR",), "AU": ("en-AU",)}
 _NY, _CHI, _DEN, _LA = (
@@ -123,43 +118,51 @@ _NY, _CHI, _DEN, _LA = (
     "America/Los_Angeles",
 )
 _EN_US, _EN_ES = ("en-US",), ("en-US", "en-US", "en-US", "es-US")
-DESTINATIONS: tuple[Destination, ...] = tuple(
-    Destination(place, weight, prefix, digits, hub, langs or LANGUAGES[place.country])
-    for (place, weight, prefix), digits, hub, langs in (
-        (_d("New York", "NY", "10011", "US", _NY, 9, "+121255501"), 2, "NE", _EN_ES),
-        (_d("Brooklyn", "NY", "11215", "US", _NY, 6, "+171855501"), 2, "NE", _EN_ES),
-        (_d("Boston", "MA", "02116", "US", _NY, 5, "+161755501"), 2, "NE", _EN_US),
-        (_d("Philadelphia", "PA", "19103", "US", _NY, 4, "+121555501"), 2, "NE", _EN_US),
-        (_d("Washington", "DC", "20009", "US", _NY, 4, "+120255501"), 2, "NE", _EN_US),
-        (_d("Atlanta", "GA", "30308", "US", _NY, 3, "+140455501"), 2, "SE", _EN_US),
-        (_d("Miami", "FL", "33130", "US", _NY, 3, "+130555501"), 2, "SE", _EN_ES),
-        (_d("Raleigh", "NC", "27601", "US", _NY, 2, "+191955501"), 2, "SE", _EN_US),
-        (_d("Nashville", "TN", "37203", "US", _CHI, 2, "+161555501"), 2, "SE", _EN_US),
-        (_d("Columbus", "OH", "43215", "US", _NY, 2, "+161455501"), 2, "MW", _EN_US),
-        (_d("Chicago", "IL", "60614", "US", _CHI, 6, "+131255501"), 2, "MW", _EN_ES),
-        (_d("Minneapolis", "MN", "55401", "US", _CHI, 3, "+161255501"), 2, "MW", _EN_US),
-        (_d("Madison", "WI", "53703", "US", _CHI, 2, "+160855501"), 2, "MW", _EN_US),
-        (_d("Austin", "TX", "78704", "US", _CHI, 4, "+151255501"), 2, "TX", _EN_ES),
-        (_d("Denver", "CO", "80202", "US", _DEN, 4, "+130355501"), 2, "MT", _EN_US),
-        (_d("Salt Lake City", "UT", "84101", "US", _DEN, 2, "+180155501"), 2, "MT", _EN_US),
-        (_d("Phoenix", "AZ", "85004", "US", "America/Phoenix", 2, "+160255501"), 2, "MT", _EN_ES),
-        (_d("Seattle", "WA", "98101", "US", _LA, 5, "+120655501"), 2, "NW", _EN_US),
-        (_d("Portland", "OR", "97209", "US", _LA, 3, "+150355501"), 2, "NW", _EN_US),
-        (_d("San Francisco", "CA", "94110", "US", _LA, 5, "+141555501"), 2, "WE", _EN_ES),
-        (_d("Los Angeles", "CA", "90026", "US", _LA, 5, "+121355501"), 2, "WE", _EN_ES),
-        (_d("Toronto", "ON", "M5V 2T6", "CA", "America/Toronto", 4, "+141655501"), 2, "CA", ()),
-        (_d("Vancouver", "BC", "V6B 1A1", "CA", "America/Vancouver", 2, "+160455501"), 2, "CA", ()),
-        (_d("Montréal", "QC", "H2X 1Y4", "CA", "America/Toronto", 2, "+151455501"), 2, "CA", ()),
-        (_d("London", None, "EC1V 9HX", "GB", "Europe/London", 4, "+442079460"), 3, "GB", ()),
-        (_d("Manchester", None, "M1 1AE", "GB", "Europe/London", 2, "+441614960"), 3, "GB", ()),
-        (_d("Edinburgh", None, "EH1 1YZ", "GB", "Europe/London", 1, "+441314960"), 3, "GB", ()),
-        (_d("Berlin", "BE", "10115", "DE", "Europe/Berlin", 2, "+49301234"), 4, "DE", ()),
-        (_d("München", "BY", "80331", "DE", "Europe/Berlin", 1, "+49891234"), 4, "DE", ()),
-        (_d("Paris", None, "75011", "FR", "Europe/Paris", 2, "+3319900"), 4, "FR", ()),
-        (_d("Lyon", None, "69002", "FR", "Europe/Paris", 1, "+3319900"), 4, "FR", ()),
-        (_d("Sydney", "NSW", "2000", "AU", "Australia/Sydney", 2, "+614915701"), 2, "AU", ()),
-        (_d("Melbourne", "VIC", "3000", "AU", "Australia/Melbourne", 1, "+614915701"), 2, "AU", ()),
+_ROWS: tuple[tuple[Any, ...], ...] = (
+    ("New York", "NY", "10011", "US", _NY, 9, "+121255501", 2, "NE", _EN_ES),
+    ("Brooklyn", "NY", "11215", "US", _NY, 6, "+171855501", 2, "NE", _EN_ES),
+    ("Boston", "MA", "02116", "US", _NY, 5, "+161755501", 2, "NE", _EN_US),
+    ("Philadelphia", "PA", "19103", "US", _NY, 4, "+121555501", 2, "NE", _EN_US),
+    ("Washington", "DC", "20009", "US", _NY, 4, "+120255501", 2, "NE", _EN_US),
+    ("Atlanta", "GA", "30308", "US", _NY, 3, "+140455501", 2, "SE", _EN_US),
+    ("Miami", "FL", "33130", "US", _NY, 3, "+130555501", 2, "SE", _EN_ES),
+    ("Raleigh", "NC", "27601", "US", _NY, 2, "+191955501", 2, "SE", _EN_US),
+    ("Nashville", "TN", "37203", "US", _CHI, 2, "+161555501", 2, "SE", _EN_US),
+    ("Columbus", "OH", "43215", "US", _NY, 2, "+161455501", 2, "MW", _EN_US),
+    ("Chicago", "IL", "60614", "US", _CHI, 6, "+131255501", 2, "MW", _EN_ES),
+    ("Minneapolis", "MN", "55401", "US", _CHI, 3, "+161255501", 2, "MW", _EN_US),
+    ("Madison", "WI", "53703", "US", _CHI, 2, "+160855501", 2, "MW", _EN_US),
+    ("Austin", "TX", "78704", "US", _CHI, 4, "+151255501", 2, "TX", _EN_ES),
+    ("Denver", "CO", "80202", "US", _DEN, 4, "+130355501", 2, "MT", _EN_US),
+    ("Salt Lake City", "UT", "84101", "US", _DEN, 2, "+180155501", 2, "MT", _EN_US),
+    ("Phoenix", "AZ", "85004", "US", "America/Phoenix", 2, "+160255501", 2, "MT", _EN_ES),
+    ("Seattle", "WA", "98101", "US", _LA, 5, "+120655501", 2, "NW", _EN_US),
+    ("Portland", "OR", "97209", "US", _LA, 3, "+150355501", 2, "NW", _EN_US),
+    ("San Francisco", "CA", "94110", "US", _LA, 5, "+141555501", 2, "WE", _EN_ES),
+    ("Los Angeles", "CA", "90026", "US", _LA, 5, "+121355501", 2, "WE", _EN_ES),
+    ("Toronto", "ON", "M5V 2T6", "CA", "America/Toronto", 4, "+141655501", 2, "CA", ()),
+    ("Vancouver", "BC", "V6B 1A1", "CA", "America/Vancouver", 2, "+160455501", 2, "CA", ()),
+    ("Montréal", "QC", "H2X 1Y4", "CA", "America/Toronto", 2, "+151455501", 2, "CA", ()),
+    ("London", None, "EC1V 9HX", "GB", "Europe/London", 4, "+442079460", 3, "GB", ()),
+    ("Manchester", None, "M1 1AE", "GB", "Europe/London", 2, "+441614960", 3, "GB", ()),
+    ("Edinburgh", None, "EH1 1YZ", "GB", "Europe/London", 1, "+441314960", 3, "GB", ()),
+    ("Berlin", "BE", "10115", "DE", "Europe/Berlin", 2, "+49301234", 4, "DE", ()),
+    ("München", "BY", "80331", "DE", "Europe/Berlin", 1, "+49891234", 4, "DE", ()),
+    ("Paris", None, "75011", "FR", "Europe/Paris", 2, "+3319900", 4, "FR", ()),
+    ("Lyon", None, "69002", "FR", "Europe/Paris", 1, "+3319900", 4, "FR", ()),
+    ("Sydney", "NSW", "2000", "AU", "Australia/Sydney", 2, "+614915701", 2, "AU", ()),
+    ("Melbourne", "VIC", "3000", "AU", "Australia/Melbourne", 1, "+614915701", 2, "AU", ()),
+)
+DESTINATIONS = tuple(
+    Destination(
+        Place(city, region, postal, country, tz),
+        weight,
+        prefix,
+        digits,
+        hub,
+        langs or LANGUAGES[country],
     )
+    for city, region, postal, country, tz, weight, prefix, digits, hub, langs in _ROWS
 )
 
 CURRENCY = {"US": "USD", "CA": "CAD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "AU": "AUD"}
@@ -174,21 +177,27 @@ STREETS = {
     "FR": ("rue de la République", "avenue Jean Jaurès", "rue Victor Hugo"),
     "AU": ("George Street", "Collins Street", "Queen Street", "Smith Street"),
 }
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 FIRST = {
-    "en": (
+    "en": _words(
         "Maya Olivia Ethan Noah Ava Liam Sofia Lucas Chloe James Amara Daniel Priya Mateo "
         "Hannah Owen Zoe Caleb Grace Isaac Nora Elijah Leah Jonah Ruby Samir Emma Theo"
-    ).split(),
-    "de": "Lena Jonas Mia Felix Hannah Paul Lea Lukas Emilia Maximilian Clara Leon".split(),
-    "fr": "Camille Louis Chloé Hugo Manon Jules Léa Arthur Inès Gabriel Zoé Raphaël".split(),
+    ),
+    "de": _words("Lena Jonas Mia Felix Hannah Paul Lea Lukas Emilia Maximilian Clara Leon"),
+    "fr": _words("Camille Louis Chloé Hugo Manon Jules Léa Arthur Inès Gabriel Zoé Raphaël"),
 }
 LAST = {
-    "en": (
+    "en": _words(
         "Patel Nguyen Johnson Garcia Okafor Kim Walker Rivera Chen Murphy Rossi Cohen Brooks "
         "Alvarez Hughes Singh Bennett Foster Reyes Hayes Carter Ward Silva Morgan Price"
-    ).split(),
-    "de": "Müller Schmidt Schneider Fischer Weber Becker Wagner Hoffmann Schulz Koch".split(),
-    "fr": "Martin Bernard Dubois Thomas Robert Petit Durand Leroy Moreau Fournier".split(),
+    ),
+    "de": _words("Müller Schmidt Schneider Fischer Weber Becker Wagner Hoffmann Schulz Koch"),
+    "fr": _words("Martin Bernard Dubois Thomas Robert Petit Durand Leroy Moreau Fournier"),
 }
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
 

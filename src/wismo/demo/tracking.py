@@ -139,7 +139,8 @@ def plan_journey(
         day = add_business_days(day, 1)
     out = at_local(day, dest.tz, rng.uniform(7.0, 9.5))
     scans.append(Scan(out, "ofd", dest))
-    _last_mile(rng, journey, out + timedelta(hours=rng.uniform(1.5, 9)), dest, depot, origin)
+    end = out + timedelta(hours=rng.uniform(1.5, 9))
+    _last_mile(rng, journey, end, dest=dest, depot=depot, origin=origin)
     return journey
 
 
@@ -161,7 +162,7 @@ def _gone(rng: random.Random, journey: Journey, t: datetime, hub: Place, origin:
 
 
 def _last_mile(
-    rng: random.Random, journey: Journey, at: datetime, dest: Place, depot: Place, origin: Place
+    rng: random.Random, journey: Journey, at: datetime, *, dest: Place, depot: Place, origin: Place
 ) -> None:
     scans, scenario = journey.scans, journey.scenario
 
