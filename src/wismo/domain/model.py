@@ -176,6 +176,17 @@ class TrackingEvent:
         return scan_fingerprint(self.occurred_at, self.milestone, self.raw_code)
 
 
+def zone_label(moment: datetime) -> str | None:
+    """The offset an aware datetime was given in, as "+01:00" (or "Z" for UTC)."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return None
+    if not offset:
+        return "Z"
+    text = moment.strftime("%z")
+    return f"{text[:3]}:{text[3:5]}"
+
+
 def scan_fingerprint(occurred_at: datetime, milestone: Milestone, raw_code: str | None) -> str:
     # Whole seconds since the epoch: sources disagree on sub-second precision and zones.
     return f"{int(occurred_at.timestamp())}|{milestone.value}|{raw_code or ''}"

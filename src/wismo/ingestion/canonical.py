@@ -58,6 +58,7 @@ from wismo.domain.model import (
     ReturnState,
     ShipmentLine,
     TrackingEvent,
+    zone_label,
 )
 from wismo.services.ports import Parsed, Rejected
 
@@ -343,13 +344,6 @@ EVENT_TYPES = sorted(
 )
 
 
-def _zone_label(moment: datetime) -> str | None:
-    offset = moment.utcoffset()
-    if offset is None:
-        return None
-    return moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:] if offset else "Z"
-
-
 def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Command, ...]:
     """Translate a validated event into domain commands."""
     d = event.data
@@ -433,7 +427,7 @@ def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Comma
                         milestone=Milestone(d.milestone),
                         reason=d.reason,
                         occurred_at=d.occurred_at.astimezone(UTC),
-                        occurred_tz=d.occurred_tz or _zone_label(d.occurred_at),
+                        occurred_tz=d.occurred_tz or zone_label(d.occurred_at),
                         source=event.source,
                         received_at=received_at,
                         raw_code=d.raw_code,

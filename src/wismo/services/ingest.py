@@ -34,7 +34,7 @@ from wismo.domain.commands import (
     tracking_key,
 )
 from wismo.domain.milestones import Milestone
-from wismo.domain.model import TrackingEvent
+from wismo.domain.model import TrackingEvent, zone_label
 from wismo.domain.status import ShipmentState, apply, can_apply_incrementally, fold, sort_key
 from wismo.services.ports import (
     Clock,
@@ -264,6 +264,7 @@ def _apply_one(uow: UnitOfWork, command: Command, woken_keys: set[str]) -> Waiti
             label = TrackingEvent(
                 milestone=Milestone.LABEL_CREATED,
                 occurred_at=command.created_at,
+                occurred_tz=zone_label(command.created_at),
                 source="order",
                 received_at=command.created_at,
                 description="Shipping label created",

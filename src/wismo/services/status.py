@@ -22,6 +22,7 @@ from wismo.services.ports import Clock, OrderView, ShipmentView, UnitOfWorkFacto
 from wismo.services.wording import (
     REFUND_TEXT,
     RETURN_TEXT,
+    SHORT_TEXT,
     STATUS_TEXT,
     next_step,
     problem_text,
@@ -225,7 +226,7 @@ def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
         order_number=order.order_number,
         placed_at=order.placed_at,
         status=summary.milestone,
-        headline=_headline(summary, not_yet_shipped, order.cancelled_at is not None),
+        headline=_headline(summary, packages, not_yet_shipped, order.cancelled_at is not None),
         summary=_summary(summary),
         cancelled=order.cancelled_at is not None,
         packages=packages,
@@ -309,19 +310,31 @@ def _package(
     )
 
 
-def _headline(summary: OrderSummary, unshipped: tuple[Item, ...], cancelled: bool) -> str:
+def _headline(
+    summary: OrderSummary,
+    packages: tuple[Package, ...],
+    unshipped: tuple[Item, ...],
+    cancelled: bool,
+) -> str:
     if cancelled:
         return "Your order was cancelled"
     m = summary.milestone
+    n = summary.shipment_count
     if m is Milestone.DELIVERED:
-        return "Delivered" if summary.shipment_count == 1 else "All packages delivered"
-    if summary.partially_delivered and summary.delivered_count == summary.shipment_count:
+        return "Delivered" if n == 1 else "All packages delivered"
+    if summary.problem_count and n > 1:
+        return f"{STATUS_TEXT[m]} ({summary.problem_count} of {n} packages)"
+    if summary.partially_delivered and summary.delivered_count == n:
         return "Part of your order is delivered; more items to follow"
     if summary.partially_delivered:
-        return f"{summary.delivered_count} of {summary.shipment_count} packages delivered"
-    if summary.shipment_count > 1 and m not in (Milestone.DELIVERED,):
-        return f"{STATUS_TEXT[m]} ({summary.shipment_count} packages)"
-    if unshipped and summary.shipment_count:
+        return f"{summary.delivered_count} of {n} packages delivered"
+    if n > 1:
+        counts = Counter(p.status for p in packages)
+        if len(counts) == 1:
+            return f"{STATUS_TEXT[m]} ({n} packages)"
+        parts = [f"{count} {SHORT_TEXT[status]}" for status, count in counts.most_common()]
+        return f"{n} packages: " + ", ".join(parts)
+    if unshipped and n:
         return f"{STATUS_TEXT[m]}; more items to follow"
     return STATUS_TEXT[m]
 

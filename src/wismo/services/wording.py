@@ -28,6 +28,26 @@ STATUS_TEXT: dict[Milestone, str] = {
     Milestone.EXPIRED: "No recent tracking updates",
 }
 
+# For counting packages in one line: "3 packages: 2 on the way, 1 waiting for collection".
+SHORT_TEXT: dict[Milestone, str] = {
+    Milestone.ORDER_PLACED: "received",
+    Milestone.CONFIRMED: "confirmed",
+    Milestone.AWAITING_FULFILMENT: "being prepared",
+    Milestone.LABEL_CREATED: "waiting for collection",
+    Milestone.PICKED_UP: "collected",
+    Milestone.IN_TRANSIT: "on the way",
+    Milestone.OUT_FOR_DELIVERY: "out for delivery",
+    Milestone.AVAILABLE_FOR_PICKUP: "ready to collect",
+    Milestone.DELIVERY_ATTEMPT_FAILED: "not delivered at the first attempt",
+    Milestone.EXCEPTION: "delayed",
+    Milestone.DELIVERED: "delivered",
+    Milestone.RETURNING_TO_SENDER: "coming back to us",
+    Milestone.RETURNED_TO_SENDER: "returned to us",
+    Milestone.CANCELLED: "cancelled",
+    Milestone.UNKNOWN: "waiting for an update",
+    Milestone.EXPIRED: "without recent updates",
+}
+
 PROBLEM_TEXT: dict[Reason, str] = {
     Reason.CUSTOMS_HOLD: "The parcel is held at customs.",
     Reason.WEATHER: "Bad weather has delayed the parcel.",

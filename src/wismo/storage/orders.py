@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, case, delete, select, update
 
 from wismo.domain.commands import CancelOrder, UpsertRefund, UpsertReturn
 from wismo.domain.milestones import Milestone
@@ -160,6 +160,10 @@ class SqlOrderRepository:
         if order.cancelled_at is not None:
             values["cancelled_at"] = order.cancelled_at
             values["cancel_reason"] = order.cancel_reason
+        # A snapshot sent after a cancellation does not revive the order's stage.
+        values["stage"] = case(
+            (orders.c.cancelled_at.is_not(None), orders.c.stage), else_=values["stage"]
+        )
         self._conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         self._conn.execute(delete(order_lines).where(order_lines.c.order_id == order_id))
         self._write_lines(order_id, order)
