@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from wismo.config import Settings
 from wismo.ingestion.canonical import CanonicalParser
+from wismo.ingestion.registry import ParserRegistry
 from wismo.services.ingest import Ingestor
 from wismo.services.status import StatusService
 from wismo.storage.engine import make_engine
@@ -37,6 +38,7 @@ class Wismo:
     status: StatusService
     keys: KeyVerifier
     clock: Callable[[], datetime]
+    parsers: ParserRegistry
 
     def close(self) -> None:
         self.engine.dispose()
@@ -62,12 +64,13 @@ def bootstrap(
             ).scalar_one_or_none()
         return str(country) if country else None
 
-    parser = CanonicalParser(region_of, clock)
+    parsers = ParserRegistry({"canonical": CanonicalParser(region_of, clock)})
     return Wismo(
         settings=settings,
         engine=engine,
         uow_factory=uow_factory,
-        ingestor=Ingestor(uow_factory, parser, clock),
+        ingestor=Ingestor(uow_factory, parsers, clock),
+        parsers=parsers,
         status=StatusService(uow_factory, clock),
         keys=KeyVerifier(engine),
         clock=clock,

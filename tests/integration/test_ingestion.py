@@ -14,7 +14,7 @@ from wismo.domain.commands import Command
 from wismo.domain.milestones import Milestone, Reason
 from wismo.ingestion.canonical import CanonicalParser
 from wismo.services.ingest import Ingestor, IngestResult
-from wismo.services.ports import Parsed, Rejected
+from wismo.services.ports import Inbound, Parsed, Rejected
 from wismo.storage.inbox import SqlInbox
 from wismo.storage.tables import customers, inbox, tracking_events
 from wismo.testing import (
@@ -431,9 +431,9 @@ class _ExplodingParser:
     def __init__(self, real: CanonicalParser) -> None:
         self.real = real
 
-    def __call__(self, store_id: int, body: bytes) -> Parsed | Rejected:
-        parsed = self.real(store_id, body)
-        if isinstance(parsed, Parsed) and b'"BOOM"' in body:
+    def __call__(self, store_id: int, inbound: Inbound) -> Parsed | Rejected:
+        parsed = self.real(store_id, inbound)
+        if isinstance(parsed, Parsed) and b'"BOOM"' in inbound.body:
             bogus: Command = object()  # type: ignore[assignment]
             return Parsed(parsed.source, parsed.event_id, (bogus,))
         return parsed
@@ -506,3 +506,13 @@ def test_batch_of_many_events_for_many_shipments(wismo: Wismo, store_id: int) ->
         assert answer.status is Milestone.DELIVERED
     body = orjson.loads(scans[0])
     assert body["type"] == "tracking.event"
+
+
+def test_unknown_format_is_rejected_and_kept(wismo: Wismo, store_id: int) -> None:
+    """A payload of a format no parser reads is kept as dead with the format named."""
+    [r] = wismo.ingestor.ingest(store_id, [Inbound(b"<x/>", format="nosuch:thing", source="s")])
+    assert r.status == "rejected"
+    assert r.errors[0]["loc"] == ["format"]
+    with wismo.engine.connect() as conn:
+        [row] = SqlInbox(conn).list(["dead"], store_id)
+    assert (row["format"], row["source"]) == ("nosuch:thing", "s")

@@ -60,7 +60,7 @@ from wismo.domain.model import (
     TrackingEvent,
     zone_label,
 )
-from wismo.services.ports import Parsed, Rejected
+from wismo.services.ports import Inbound, Parsed, Rejected
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -502,7 +502,8 @@ class CanonicalParser:
         self._region_of = region_of
         self._clock = clock
 
-    def __call__(self, store_id: int, body: bytes) -> Parsed | Rejected:
+    def __call__(self, store_id: int, inbound: Inbound) -> Parsed | Rejected:
+        body = inbound.body
         try:
             event = EVENT.validate_json(body, context={"region": self._region_of(store_id)})
         except ValidationError as exc:

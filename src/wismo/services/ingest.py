@@ -38,6 +38,7 @@ from wismo.domain.model import TrackingEvent, zone_label
 from wismo.domain.status import ShipmentState, apply, can_apply_incrementally, fold, sort_key
 from wismo.services.ports import (
     Clock,
+    Inbound,
     Outcome,
     Parsed,
     Parser,
@@ -73,20 +74,22 @@ class Ingestor:
         self._parse = parser
         self._clock = clock
 
-    def ingest(
-        self, store_id: int, bodies: Sequence[bytes], content_type: str = "application/json"
-    ) -> list[IngestResult]:
-        """Store, then apply, a batch of raw payloads; one result per payload, in order."""
+    def ingest(self, store_id: int, payloads: Sequence[bytes | Inbound]) -> list[IngestResult]:
+        """Store, then apply, a batch of raw payloads; one result per payload, in order.
+
+        Plain bytes are canonical events; other formats come wrapped in `Inbound`.
+        """
         now = self._clock()
-        parsed = [self._parse(store_id, body) for body in bodies]
+        inbound = [p if isinstance(p, Inbound) else Inbound(p) for p in payloads]
+        parsed = [self._parse(store_id, item) for item in inbound]
         rows: list[tuple[str, str | None, str, bytes]] = []
-        for body, p in zip(bodies, parsed, strict=True):
+        for item, p in zip(inbound, parsed, strict=True):
             if isinstance(p, Parsed):
-                rows.append((p.source, p.event_id, content_type, body))
+                rows.append((p.source, p.event_id, item.format, item.body))
             else:
                 # No dedup key for a rejected payload: its corrected resend must not be
                 # dropped as a duplicate of the broken one.
-                rows.append((p.source or "unknown", None, content_type, body))
+                rows.append((p.source or item.source or "unknown", None, item.format, item.body))
         with self._uow_factory() as uow:
             inbox_ids = uow.inbox.add(store_id, rows, now)
             rejected = {
@@ -126,7 +129,7 @@ class Ingestor:
         todo: list[tuple[int, Parsed]] = []
         outcomes: dict[int, Outcome] = {}
         for item in items:
-            p = self._parse(store_id, item.body)
+            p = self._parse(store_id, item.inbound())
             if isinstance(p, Rejected):
                 outcomes[item.id] = Outcome("dead", error=p.errors)
             else:
@@ -192,7 +195,7 @@ class Ingestor:
             parked = uow.inbox.waiting_for(store_id, woken_keys)
             batch = []
             for item in parked:
-                p = self._parse(store_id, item.body)
+                p = self._parse(store_id, item.inbound())
                 if isinstance(p, Parsed):
                     batch.append((item.id, p))
             if not batch:

@@ -118,6 +118,22 @@ class ShipmentRepository(Protocol):
     def save_states(self, states: Mapping[int, ShipmentState]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One inbound payload, as received.
+
+    `format` names the parser that reads it ("canonical", "shopify:orders/create",
+    "carrier:ups", "easypost", ...) and is stored with it, so a replay reads it the same way.
+    `source` and `event_id` are set when the transport tells them (webhook headers);
+    otherwise the parser reads them from the body.
+    """
+
+    body: bytes
+    format: str = "canonical"
+    source: str | None = None
+    event_id: str | None = None
+
+
 @dataclass(slots=True)
 class InboxItem:
     """One inbound payload as the inbox keeps it."""
@@ -126,7 +142,11 @@ class InboxItem:
     source: str
     event_id: str | None
     body: bytes
+    format: str = "canonical"
     attempts: int = 0
+
+    def inbound(self) -> Inbound:
+        return Inbound(self.body, self.format, self.source, self.event_id)
 
 
 @dataclass(slots=True)
@@ -145,7 +165,7 @@ class Inbox(Protocol):
         items: Sequence[tuple[str, str | None, str, bytes]],
         now: datetime,
     ) -> list[int | None]:
-        """Store (source, event id, content type, body) rows; None for a duplicate id."""
+        """Store (source, event id, format, body) rows; None for a duplicate id."""
         ...
 
     def record(self, outcomes: Mapping[int, Outcome], now: datetime) -> None: ...
@@ -202,7 +222,7 @@ class Rejected:
 
 
 class Parser(Protocol):
-    def __call__(self, store_id: int, body: bytes) -> Parsed | Rejected: ...
+    def __call__(self, store_id: int, inbound: Inbound) -> Parsed | Rejected: ...
 
 
 class Clock(Protocol):

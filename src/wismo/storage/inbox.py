@@ -30,13 +30,13 @@ class SqlInbox:
                 "store_id": store_id,
                 "source": source,
                 "event_id": event_id,
-                "content_type": content_type,
+                "format": payload_format,
                 "body": body,
                 "status": "received",
                 "attempts": 0,
                 "received_at": now,
             }
-            for source, event_id, content_type, body in items
+            for source, event_id, payload_format, body in items
         ]
         # Sorted by key so concurrent batches with overlapping ids take the unique-index locks
         # in one order (PostgreSQL would otherwise deadlock them).
@@ -102,7 +102,14 @@ class SqlInbox:
 
     def waiting_for(self, store_id: int, keys: Collection[str]) -> list[InboxItem]:
         rows = self._conn.execute(
-            select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.body, inbox.c.attempts)
+            select(
+                inbox.c.id,
+                inbox.c.source,
+                inbox.c.event_id,
+                inbox.c.body,
+                inbox.c.format,
+                inbox.c.attempts,
+            )
             .where(
                 inbox.c.store_id == store_id,
                 inbox.c.waiting_for.in_(list(keys)),
@@ -114,7 +121,14 @@ class SqlInbox:
 
     def load(self, ids: Collection[int]) -> list[InboxItem]:
         rows = self._conn.execute(
-            select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.body, inbox.c.attempts)
+            select(
+                inbox.c.id,
+                inbox.c.source,
+                inbox.c.event_id,
+                inbox.c.body,
+                inbox.c.format,
+                inbox.c.attempts,
+            )
             .where(inbox.c.id.in_(list(ids)))
             .order_by(inbox.c.id)
         )
@@ -136,6 +150,7 @@ class SqlInbox:
             inbox.c.store_id,
             inbox.c.source,
             inbox.c.event_id,
+            inbox.c.format,
             inbox.c.status,
             inbox.c.waiting_for,
             inbox.c.error,
@@ -150,5 +165,10 @@ class SqlInbox:
 
 def _item(r: Any) -> InboxItem:
     return InboxItem(
-        id=r.id, source=r.source, event_id=r.event_id, body=bytes(r.body), attempts=r.attempts
+        id=r.id,
+        source=r.source,
+        event_id=r.event_id,
+        body=bytes(r.body),
+        format=r.format,
+        attempts=r.attempts,
     )

@@ -142,8 +142,14 @@ shipments = Table(
     Column("carrier_eta_at", UTCDateTime),
     Column("carrier_eta_set_at", UTCDateTime),
     Column("event_count", Integer, nullable=False),
+    # Carrier polling (wismo.ingestion.carriers): when to ask next, and how fresh we are.
+    Column("next_poll_at", UTCDateTime),
+    Column("refreshed_at", UTCDateTime),  # last successful fetch or push from the carrier
+    Column("poll_failures", Integer, nullable=False, server_default="0"),
+    Column("last_poll_error", Text),
     UniqueConstraint("store_id", "shipment_ref"),
     Index("ix_shipments_tracking", "store_id", "tracking_number"),
+    Index("ix_shipments_next_poll", "next_poll_at"),
 )
 
 shipment_lines = Table(
@@ -214,7 +220,8 @@ inbox = Table(
     Column("source", String(64), nullable=False),
     # NULL for payloads that could not be parsed: they are kept but never deduplicated.
     Column("event_id", String(200)),
-    Column("content_type", String(100), nullable=False),
+    # Which parser reads the body ("canonical", "shopify:orders/create", "carrier:ups", ...).
+    Column("format", String(100), nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("status", String(16), nullable=False),  # received|processed|parked|dead
     Column("waiting_for", String(300)),
@@ -225,6 +232,36 @@ inbox = Table(
     UniqueConstraint("store_id", "source", "event_id", name="uq_inbox_dedup"),
     Index("ix_inbox_waiting", "store_id", "waiting_for"),
     Index("ix_inbox_status", "status", "id"),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    # "shopify", "easypost", "aftership", "shippo", "carrier:ups", ...
+    Column("provider", String(64), nullable=False),
+    # Whose account: the shop domain, the aggregator account, the carrier account number.
+    Column("account", String(200), nullable=False),
+    # Webhook signing secret; needed in clear to compute HMACs. Never logged.
+    Column("secret", Text),
+    Column("credentials", JSON, nullable=False),  # API credentials for pulling
+    Column("settings", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "account", name="uq_integrations_provider_account"),
+)
+
+unmapped_codes = Table(
+    "unmapped_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("carrier", String(64), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("message", Text),  # the latest message seen with the code
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("carrier", "code", name="uq_unmapped_codes_carrier_code"),
 )
 
 ALL_TABLES = (
@@ -239,4 +276,6 @@ ALL_TABLES = (
     returns,
     refunds,
     inbox,
+    integrations,
+    unmapped_codes,
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 04:05:44.137180
+Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -30,6 +30,18 @@ def upgrade() -> None:
         sa.Column("created_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stores")),
         sa.UniqueConstraint("slug", name=op.f("uq_stores_slug")),
+    )
+    op.create_table(
+        "unmapped_codes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("carrier", sa.String(length=64), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("first_seen_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unmapped_codes")),
+        sa.UniqueConstraint("carrier", "code", name="uq_unmapped_codes_carrier_code"),
     )
     op.create_table(
         "api_keys",
@@ -71,7 +83,7 @@ def upgrade() -> None:
         sa.Column("store_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=200), nullable=True),
-        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("format", sa.String(length=100), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("waiting_for", sa.String(length=300), nullable=True),
@@ -87,6 +99,22 @@ def upgrade() -> None:
         batch_op.create_index("ix_inbox_status", ["status", "id"], unique=False)
         batch_op.create_index("ix_inbox_waiting", ["store_id", "waiting_for"], unique=False)
 
+    op.create_table(
+        "integrations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("store_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=True),
+        sa.Column("credentials", sa.JSON(), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("created_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name=op.f("fk_integrations_store_id_stores")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_integrations")),
+        sa.UniqueConstraint("provider", "account", name="uq_integrations_provider_account"),
+    )
     op.create_table(
         "orders",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -211,6 +239,10 @@ def upgrade() -> None:
             "carrier_eta_set_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("event_count", sa.Integer(), nullable=False),
+        sa.Column("next_poll_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("refreshed_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("poll_failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_poll_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["orders.id"],
@@ -224,6 +256,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("store_id", "shipment_ref", name=op.f("uq_shipments_store_id")),
     )
     with op.batch_alter_table("shipments", schema=None) as batch_op:
+        batch_op.create_index("ix_shipments_next_poll", ["next_poll_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_shipments_order_id"), ["order_id"], unique=False)
         batch_op.create_index(
             "ix_shipments_tracking", ["store_id", "tracking_number"], unique=False
@@ -282,6 +315,7 @@ def downgrade() -> None:
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.drop_index("ix_shipments_tracking")
         batch_op.drop_index(batch_op.f("ix_shipments_order_id"))
+        batch_op.drop_index("ix_shipments_next_poll")
 
     op.drop_table("shipments")
     with op.batch_alter_table("returns", schema=None) as batch_op:
@@ -297,6 +331,7 @@ def downgrade() -> None:
 
     op.drop_table("order_lines")
     op.drop_table("orders")
+    op.drop_table("integrations")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_waiting")
         batch_op.drop_index("ix_inbox_status")
@@ -304,5 +339,6 @@ def downgrade() -> None:
     op.drop_table("inbox")
     op.drop_table("customers")
     op.drop_table("api_keys")
+    op.drop_table("unmapped_codes")
     op.drop_table("stores")
     # ### end Alembic commands ###
