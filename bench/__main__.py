@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,9 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = first if first in REGISTRY else None
     args = build_parser(chosen).parse_args(args_in)
     result = load(args.name).run(args)
-    sys.stdout.flush()
-    print(json.dumps(result, sort_keys=False), flush=True)
+    print(json.dumps(_finite(result), allow_nan=False), flush=True)
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """NaN (a percentile of no samples, say) as null: bare NaN is not valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import shutil
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -41,6 +43,38 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the SQLite file or the PostgreSQL schema afterwards, to inspect it",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic data")
+    add_profile_argument(parser)
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="profile the timed part with pyinstrument (not a dependency) into PATH (text);"
+        " the figures of a profiled run are slower and not comparable",
+    )
+
+
+@contextmanager
+def profiled(path: str | None, say: Progress) -> Iterator[None]:
+    if not path:
+        yield
+        return
+    try:
+        # Imported by name: an optional tool, absent from the project's dependencies.
+        module: Any = importlib.import_module("pyinstrument")
+    except ImportError:
+        raise SystemExit("bench: --profile needs pyinstrument (pip install pyinstrument)") from None
+    profiler = module.Profiler(interval=0.0005)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        Path(path).write_text(profiler.output_text(unicode=True, color=False))
+        # The raw session can be rendered again in other ways: `pyinstrument --load=PATH`.
+        profiler.last_session.save(f"{path}.pyisession")
+        say(f"profile written to {path} (and {path}.pyisession)")
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -103,18 +137,19 @@ def check_schema(engine: Engine, say: Progress) -> None:
         return
     with engine.connect() as conn:
         current = conn.execute(text("SELECT current_schema()")).scalar()
-        placed = dict(
-            conn.execute(
+        placed = {
+            str(row.table_name)
+            for row in conn.execute(
                 text(
-                    "SELECT table_name, table_schema FROM information_schema.tables"
+                    "SELECT table_name FROM information_schema.tables"
                     " WHERE table_name IN ('orders', 'alembic_version')"
                     " AND table_schema = :schema"
                 ),
                 {"schema": SCHEMA},
-            ).all()
-        )
-    if current != SCHEMA or set(placed) != {"orders", "alembic_version"}:
+            )
+        }
+    if current != SCHEMA or placed != {"orders", "alembic_version"}:
         raise RuntimeError(
-            f"expected the schema in {SCHEMA!r}; current_schema={current!r}, found {placed}"
+            f"expected tables in {SCHEMA!r}; current_schema={current!r}, found there {placed}"
         )
     say(f"verified: connections use search_path {SCHEMA}, migrations created tables there")

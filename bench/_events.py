@@ -26,7 +26,7 @@ CITIES = (
     ("Toronto", "CA"),
 )
 # Carriers report local time with an offset; a realistic mix exercises the zone handling.
-OFFSETS = tuple(timezone(timedelta(hours=h)) for h in (0, 1, 2, -5, -6, 10)) + (UTC,)
+OFFSETS = (*(timezone(timedelta(hours=h)) for h in (0, 1, 2, -5, -6, 10)), UTC)
 CURRENCIES = ("GBP", "EUR", "USD")
 
 
@@ -116,8 +116,7 @@ def seed_events(
                         "tracking_number": tracking_number,
                         "service_level": "standard",
                         "lines": [
-                            {"line_ref": ln["line_ref"], "quantity": ln["quantity"]}
-                            for ln in lines
+                            {"line_ref": ln["line_ref"], "quantity": ln["quantity"]} for ln in lines
                         ],
                         "created_at": created_at,
                         "estimated_delivery_at": created_at + timedelta(days=3),
