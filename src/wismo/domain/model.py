@@ -165,6 +165,9 @@ class TrackingEvent:
     location: Location | None = None
     occurred_tz: str | None = None
     estimated_delivery_at: datetime | None = None
+    # How the milestone was decided: "source" (the sender gave it), "code" (carrier code
+    # table), "message" (classifier over the carrier's text), "unmapped" (nothing matched).
+    mapped_by: str = "source"
 
     @property
     def fingerprint(self) -> str:

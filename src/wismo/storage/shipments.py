@@ -88,6 +88,7 @@ def event_from_row(row: Any) -> TrackingEvent:
         source=row.source,
         received_at=row.received_at,
         raw_code=row.raw_code,
+        mapped_by=row.mapped_by,
         description=row.description,
         location=Location(**loc) if loc else None,
         estimated_delivery_at=row.estimated_delivery_at,
@@ -102,6 +103,7 @@ def event_params(shipment_id: int, event: TrackingEvent) -> dict[str, Any]:
         "milestone": event.milestone.value,
         "reason": event.reason.value,
         "raw_code": event.raw_code,
+        "mapped_by": event.mapped_by,
         "description": event.description,
         "location": (
             {

@@ -169,6 +169,7 @@ tracking_events = Table(
     Column("milestone", String(32), nullable=False),
     Column("reason", String(32), nullable=False),
     Column("raw_code", String(64)),
+    Column("mapped_by", String(16), nullable=False, server_default="source"),
     Column("description", Text),
     Column("location", JSON),
     Column("occurred_at", UTCDateTime, nullable=False),

@@ -287,6 +287,7 @@ def upgrade() -> None:
         sa.Column("milestone", sa.String(length=32), nullable=False),
         sa.Column("reason", sa.String(length=32), nullable=False),
         sa.Column("raw_code", sa.String(length=64), nullable=True),
+        sa.Column("mapped_by", sa.String(length=16), server_default="source", nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("location", sa.JSON(), nullable=True),
         sa.Column("occurred_at", wismo.storage.types.UTCDateTime(timezone=True), nullable=False),
