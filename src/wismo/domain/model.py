@@ -168,15 +168,15 @@ class TrackingEvent:
     # How the milestone was decided: "source" (the sender gave it), "code" (carrier code
     # table), "message" (classifier over the carrier's text), "unmapped" (nothing matched).
     mapped_by: str = "source"
+    # Identity of a scan regardless of which source reported it: the same scan often
+    # arrives twice (a webhook and a poll, or a replay); same instant, milestone and code
+    # means the same scan. Computed once: the hot path reads it several times per event.
+    fingerprint: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def fingerprint(self) -> str:
-        """Identity of a scan regardless of which source reported it.
-
-        The same scan often arrives twice (a webhook and a poll, or a replay): same instant,
-        same milestone and code means the same scan.
-        """
-        return scan_fingerprint(self.occurred_at, self.milestone, self.raw_code)
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "fingerprint", scan_fingerprint(self.occurred_at, self.milestone, self.raw_code)
+        )
 
 
 def zone_label(moment: datetime) -> str | None:
@@ -184,10 +184,12 @@ def zone_label(moment: datetime) -> str | None:
     offset = moment.utcoffset()
     if offset is None:
         return None
-    if not offset:
+    minutes = int(offset.total_seconds()) // 60
+    if not minutes:
         return "Z"
-    text = moment.strftime("%z")
-    return f"{text[:3]}:{text[3:5]}"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{rest:02d}"
 
 
 def scan_fingerprint(occurred_at: datetime, milestone: Milestone, raw_code: str | None) -> str:

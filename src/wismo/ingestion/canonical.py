@@ -432,7 +432,13 @@ def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Comma
                         received_at=received_at,
                         raw_code=d.raw_code,
                         description=d.description,
-                        location=Location(**loc.model_dump()) if loc else None,
+                        location=(
+                            Location(
+                                loc.city, loc.region, loc.postal_code, loc.country, loc.facility
+                            )
+                            if loc
+                            else None
+                        ),
                         estimated_delivery_at=d.estimated_delivery_at,
                     ),
                 ),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from wismo.services.ports import InboxItem, Outcome
-from wismo.storage.dialect import insert_for
+from wismo.storage import bulk
 from wismo.storage.tables import inbox
 
 
@@ -44,15 +44,7 @@ class SqlInbox:
             (r for r in rows if r["event_id"] is not None),
             key=lambda r: (str(r["source"]), str(r["event_id"])),
         )
-        by_key: dict[tuple[str, str], int] = {}
-        if keyed:
-            stmt = (
-                insert_for(self._conn, inbox)
-                .on_conflict_do_nothing(index_elements=["store_id", "source", "event_id"])
-                .returning(inbox.c.id, inbox.c.source, inbox.c.event_id)
-            )
-            # Only inserted rows come back; a duplicate (also within this batch) does not.
-            by_key = {(r.source, r.event_id): r.id for r in self._conn.execute(stmt, keyed)}
+        by_key = self._insert_keyed(keyed) if keyed else {}
         result: list[int | None] = []
         claimed: set[int] = set()
         for row in rows:
@@ -74,8 +66,52 @@ class SqlInbox:
                 result.append(inbox_id)
         return result
 
+    def _insert_keyed(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Insert rows that have a dedup key; (source, event id) -> id of those inserted."""
+        conn = self._conn
+        columns = ("store_id", "source", "event_id", "format", "body", "status", "attempts")
+        if bulk.is_postgres(conn):
+            arrays = [[r[c] for r in rows] for c in columns]
+            arrays.append([r["received_at"] for r in rows])
+            returned = bulk.pg_execute(
+                conn,
+                "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
+                " received_at) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[],"
+                " %b::text[], %b::bytea[], %b::text[], %b::int[], %b::timestamptz[])"
+                " ON CONFLICT (store_id, source, event_id) DO NOTHING"
+                " RETURNING id, source, event_id",
+                tuple(arrays),
+            )
+        else:
+            before = bulk.max_id(conn, "inbox")
+            conn.exec_driver_sql(
+                "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (store_id, source, event_id) DO NOTHING",
+                [(*(r[c] for c in columns), bulk.sqlite_instant(r["received_at"])) for r in rows],
+            )
+            returned = conn.exec_driver_sql(
+                "SELECT id, source, event_id FROM inbox WHERE id > ?", (before,)
+            ).fetchall()
+        # Only inserted rows come back; a duplicate (also within this batch) does not.
+        return {(r[1], r[2]): int(r[0]) for r in returned}
+
     def record(self, outcomes: Mapping[int, Outcome], now: datetime) -> None:
         if not outcomes:
+            return
+        # The common case, processed, is one statement for the whole batch.
+        done = [i for i, o in outcomes.items() if o.status == "processed"]
+        if done:
+            stamp: Any = now if bulk.is_postgres(self._conn) else bulk.sqlite_instant(now)
+            bulk.execute_in_list(
+                self._conn,
+                "UPDATE inbox SET status = 'processed', waiting_for = NULL, error = NULL,"
+                " processed_at = ?, attempts = attempts + 1 WHERE id {ids}",
+                done,
+                stamp,
+            )
+        rest = {i: o for i, o in outcomes.items() if o.status != "processed"}
+        if not rest:
             return
         params = [
             {
@@ -85,7 +121,7 @@ class SqlInbox:
                 "error": o.error or None,
                 "processed_at": now if o.status == "processed" else None,
             }
-            for inbox_id, o in outcomes.items()
+            for inbox_id, o in rest.items()
         ]
         self._conn.execute(
             update(inbox)

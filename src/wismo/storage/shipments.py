@@ -7,15 +7,17 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+import orjson
+from sqlalchemy import Connection
 
 from wismo.domain.commands import CreateShipment
 from wismo.domain.milestones import FINAL_MILESTONES, Milestone, Reason
 from wismo.domain.model import Location, TrackingEvent
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import ShipmentRef
+from wismo.storage import bulk
 from wismo.storage.dialect import insert_for
-from wismo.storage.tables import shipment_lines, shipments, tracking_events
+from wismo.storage.tables import shipment_lines, shipments
 
 # A finished shipment keeps receiving scans by its tracking number for a while (late
 # scans, corrections); after this the number is free for the carrier to reuse.
@@ -138,36 +140,24 @@ class SqlShipmentRepository:
         refs: Collection[str],
         tracking: Collection[tuple[str | None, str, datetime]],
     ) -> tuple[dict[str, ShipmentRef], dict[tuple[str | None, str, datetime], ShipmentRef]]:
-        cols = (
-            shipments.c.id,
-            shipments.c.order_id,
-            shipments.c.shipment_ref,
-            shipments.c.carrier,
-            shipments.c.tracking_number,
-            shipments.c.milestone,
-            shipments.c.status_at,
-            shipments.c.created_at,
+        select_cols = (
+            "SELECT id, order_id, shipment_ref, carrier, tracking_number, milestone, status_at,"
+            " created_at FROM shipments WHERE store_id = ? AND "
         )
         by_ref: dict[str, ShipmentRef] = {}
-        for chunk in _chunks(refs):
-            for row in self._conn.execute(
-                select(*cols).where(
-                    shipments.c.store_id == store_id, shipments.c.shipment_ref.in_(chunk)
-                )
+        if refs:
+            for row in bulk.in_list(
+                self._conn, select_cols + "shipment_ref {ids}", list(refs), store_id
             ):
-                by_ref[row.shipment_ref] = _ref(row)
+                by_ref[row[2]] = _ref(row)
         by_number: dict[tuple[str | None, str, datetime], ShipmentRef] = {}
         if tracking:
             candidates: dict[str, list[Any]] = defaultdict(list)
-            numbers = {number for _, number, _ in tracking}
-            for chunk in _chunks(numbers):
-                for row in self._conn.execute(
-                    select(*cols).where(
-                        shipments.c.store_id == store_id,
-                        shipments.c.tracking_number.in_(chunk),
-                    )
-                ):
-                    candidates[row.tracking_number].append(row)
+            numbers = sorted({number for _, number, _ in tracking})
+            for row in bulk.in_list(
+                self._conn, select_cols + "tracking_number {ids}", numbers, store_id
+            ):
+                candidates[row[4]].append(row)
             for carrier, number, occurred_at in tracking:
                 chosen = _pick_current(candidates.get(number, []), carrier, occurred_at)
                 if chosen is not None:
@@ -215,58 +205,193 @@ class SqlShipmentRepository:
         return shipment_id
 
     def load_states(self, shipment_ids: Collection[int]) -> dict[int, ShipmentState]:
-        result: dict[int, ShipmentState] = {}
         # Sorted ids and row locks on PostgreSQL: two workers applying scans to the same
         # shipment serialise instead of overwriting each other's state, and lock in the same
         # order so they cannot deadlock. SQLite's writer lock already serialises.
-        lock = self._conn.dialect.name == "postgresql"
-        for chunk in _chunks(sorted(shipment_ids)):
-            query = select(*_STATE_COLUMNS).where(shipments.c.id.in_(chunk))
-            if lock:
-                query = query.order_by(shipments.c.id).with_for_update()
-            for row in self._conn.execute(query):
-                result[row.id] = state_from_row(row)
-        return result
+        query = (
+            _LOAD_STATES + " ORDER BY id FOR UPDATE"
+            if bulk.is_postgres(self._conn)
+            else _LOAD_STATES
+        )
+        rows = bulk.in_list(self._conn, query, sorted(shipment_ids))
+        return {
+            int(r[0]): ShipmentState(
+                milestone=Milestone(r[1]),
+                reason=Reason(r[2]),
+                status_at=bulk.read_instant(r[3]),
+                delivered_at=bulk.read_instant(r[4]),
+                last_event_at=bulk.read_instant(r[5]),
+                last_event_tz=r[6],
+                last_location=r[7],
+                last_description=r[8],
+                carrier_eta_at=bulk.read_instant(r[9]),
+                carrier_eta_set_at=bulk.read_instant(r[10]),
+                event_count=int(r[11]),
+            )
+            for r in rows
+        }
 
     def load_events(self, shipment_ids: Collection[int]) -> dict[int, list[TrackingEvent]]:
         result: dict[int, list[TrackingEvent]] = defaultdict(list)
-        for chunk in _chunks(shipment_ids):
-            for row in self._conn.execute(
-                select(tracking_events).where(tracking_events.c.shipment_id.in_(chunk))
-            ):
-                result[row.shipment_id].append(event_from_row(row))
+        for r in bulk.in_list(
+            self._conn,
+            "SELECT shipment_id, milestone, reason, occurred_at, occurred_tz, source,"
+            " received_at, raw_code, mapped_by, description, location, estimated_delivery_at"
+            " FROM tracking_events WHERE shipment_id {ids}",
+            sorted(shipment_ids),
+        ):
+            loc = r[10]
+            if isinstance(loc, str):
+                loc = orjson.loads(loc)
+            result[int(r[0])].append(
+                TrackingEvent(
+                    milestone=Milestone(r[1]),
+                    reason=Reason(r[2]),
+                    occurred_at=bulk.read_instant(r[3]),  # type: ignore[arg-type]
+                    occurred_tz=r[4],
+                    source=r[5],
+                    received_at=bulk.read_instant(r[6]),  # type: ignore[arg-type]
+                    raw_code=r[7],
+                    mapped_by=r[8],
+                    description=r[9],
+                    location=Location(**loc) if loc else None,
+                    estimated_delivery_at=bulk.read_instant(r[11]),
+                )
+            )
         return dict(result)
 
     def add_events(self, events: Sequence[tuple[int, TrackingEvent]]) -> set[tuple[int, str]]:
         if not events:
             return set()
-        stmt = (
-            insert_for(self._conn, tracking_events)
-            .on_conflict_do_nothing(index_elements=["shipment_id", "fingerprint"])
-            .returning(tracking_events.c.shipment_id, tracking_events.c.fingerprint)
-        )
-        rows = self._conn.execute(stmt, [event_params(sid, ev) for sid, ev in events])
-        return {(r.shipment_id, r.fingerprint) for r in rows}
+        conn = self._conn
+        pg = bulk.is_postgres(conn)
+        rows = [_event_row(sid, ev, pg) for sid, ev in events]
+        if pg:
+            returned = bulk.pg_execute(
+                conn,
+                "INSERT INTO tracking_events ("
+                "shipment_id, fingerprint, milestone, reason, raw_code, mapped_by, description,"
+                " location, occurred_at, occurred_tz, estimated_delivery_at, source, received_at)"
+                " SELECT a, b, c, d, e, f, g, h::json, i, j, k, l, m FROM unnest("
+                "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+                " %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::timestamptz[],"
+                " %b::text[], %b::timestamptz[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m)"
+                " ON CONFLICT (shipment_id, fingerprint) DO NOTHING"
+                " RETURNING shipment_id, fingerprint",
+                tuple(list(column) for column in zip(*rows, strict=True)),
+            )
+        else:
+            before = bulk.max_id(conn, "tracking_events")
+            conn.exec_driver_sql(
+                "INSERT INTO tracking_events ("
+                "shipment_id, fingerprint, milestone, reason, raw_code, mapped_by, description,"
+                " location, occurred_at, occurred_tz, estimated_delivery_at, source, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (shipment_id, fingerprint) DO NOTHING",
+                rows,
+            )
+            returned = conn.exec_driver_sql(
+                "SELECT shipment_id, fingerprint FROM tracking_events WHERE id > ?", (before,)
+            ).fetchall()
+        return {(int(r[0]), r[1]) for r in returned}
 
     def save_states(self, states: Mapping[int, ShipmentState]) -> None:
         if not states:
             return
-        params = [{"b_id": sid, **state_params(state)} for sid, state in states.items()]
-        stmt = (
-            update(shipments)
-            .where(shipments.c.id == bindparam("b_id"))
-            .values({k: bindparam(k) for k in state_params(ShipmentState())})
+        conn = self._conn
+        if bulk.is_postgres(conn):
+            columns = list(
+                zip(*(_state_row(s, sid, True) for sid, s in states.items()), strict=True)
+            )
+            bulk.pg_execute(
+                conn,
+                "UPDATE shipments AS s SET milestone = u.a, reason = u.b, status_at = u.c,"
+                " delivered_at = u.d, last_event_at = u.e, last_event_tz = u.f,"
+                " last_location = u.g, last_description = u.h, carrier_eta_at = u.i,"
+                " carrier_eta_set_at = u.j, event_count = u.k FROM unnest("
+                "%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+                " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],"
+                " %b::timestamptz[], %b::int[], %b::bigint[])"
+                " AS u(a, b, c, d, e, f, g, h, i, j, k, id) WHERE s.id = u.id",
+                tuple(list(c) for c in columns),
+            )
+            return
+        conn.exec_driver_sql(
+            "UPDATE shipments SET milestone = ?, reason = ?, status_at = ?, delivered_at = ?,"
+            " last_event_at = ?, last_event_tz = ?, last_location = ?, last_description = ?,"
+            " carrier_eta_at = ?, carrier_eta_set_at = ?, event_count = ? WHERE id = ?",
+            [_state_row(state, sid, False) for sid, state in states.items()],
         )
-        self._conn.execute(stmt, params)
+
+
+_LOAD_STATES = (
+    "SELECT id, milestone, reason, status_at, delivered_at, last_event_at, last_event_tz,"
+    " last_location, last_description, carrier_eta_at, carrier_eta_set_at, event_count"
+    " FROM shipments WHERE id {ids}"
+)
+
+
+def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, ...]:
+    instant = (lambda v: v) if pg else bulk.sqlite_instant
+    loc = event.location
+    location = (
+        {
+            k: v
+            for k, v in (
+                ("city", loc.city),
+                ("region", loc.region),
+                ("postal_code", loc.postal_code),
+                ("country", loc.country),
+                ("facility", loc.facility),
+            )
+            if v
+        }
+        if loc
+        else None
+    )
+    return (
+        shipment_id,
+        event.fingerprint,
+        event.milestone.value,
+        event.reason.value,
+        event.raw_code,
+        event.mapped_by,
+        event.description,
+        bulk.json_text(location),
+        instant(event.occurred_at),
+        event.occurred_tz,
+        instant(event.estimated_delivery_at),
+        event.source,
+        instant(event.received_at),
+    )
+
+
+def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, ...]:
+    instant = (lambda v: v) if pg else bulk.sqlite_instant
+    return (
+        state.milestone.value,
+        state.reason.value,
+        instant(state.status_at),
+        instant(state.delivered_at),
+        instant(state.last_event_at),
+        state.last_event_tz,
+        state.last_location,
+        state.last_description,
+        instant(state.carrier_eta_at),
+        instant(state.carrier_eta_set_at),
+        state.event_count,
+        shipment_id,
+    )
 
 
 def _ref(row: Any) -> ShipmentRef:
+    """From a row of (id, order_id, shipment_ref, carrier, tracking_number, ...)."""
     return ShipmentRef(
-        id=row.id,
-        order_id=row.order_id,
-        shipment_ref=row.shipment_ref,
-        carrier=row.carrier,
-        tracking_number=row.tracking_number,
+        id=int(row[0]),
+        order_id=int(row[1]),
+        shipment_ref=row[2],
+        carrier=row[3],
+        tracking_number=row[4],
     )
 
 
@@ -279,15 +404,15 @@ def _pick_current(rows: list[Any], carrier: str | None, occurred_at: datetime) -
     long before it. Of those, the newest.
     """
     wanted = carrier.lower() if carrier else None
-    live = [
-        r
-        for r in rows
-        if (wanted is None or r.carrier == wanted)
-        and r.created_at - LABEL_SLACK <= occurred_at
-        and not (
-            r.milestone in FINAL_MILESTONES
-            and r.status_at is not None
-            and occurred_at - r.status_at > RECYCLE_AFTER
-        )
-    ]
-    return max(live, key=lambda r: (r.created_at, r.id)) if live else None
+    live = []
+    for r in rows:  # (id, order_id, ref, carrier, number, milestone, status_at, created_at)
+        created_at = bulk.read_instant(r[7])
+        status_at = bulk.read_instant(r[6])
+        if wanted is not None and r[3] != wanted:
+            continue
+        if created_at is None or created_at - LABEL_SLACK > occurred_at:
+            continue
+        if r[5] in FINAL_MILESTONES and status_at and occurred_at - status_at > RECYCLE_AFTER:
+            continue
+        live.append((created_at, int(r[0]), r))
+    return max(live, key=lambda c: (c[0], c[1]))[2] if live else None
