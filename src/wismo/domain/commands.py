@@ -59,7 +59,7 @@ class CreateShipment:
     origin_region: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordTrackingEvent:
     """A scan for a shipment named by its reference, or by carrier and tracking number.
 

@@ -82,7 +82,7 @@ class Address:
     country: str | None = None  # ISO 3166-1 alpha-2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Location:
     """Where a scan happened, as precise as the carrier says."""
 
@@ -147,9 +147,12 @@ class ShipmentLine:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrackingEvent:
-    """One carrier scan (or a synthetic milestone), normalised.
+    """One carrier scan (or a synthetic milestone), normalised. Treat as immutable.
+
+    Not a frozen dataclass on purpose: frozen construction costs several times more, and
+    one of these is built per event on the ingestion hot path.
 
     `occurred_at` is aware; `occurred_tz` keeps the zone or offset the carrier reported so
     that "Tuesday 09:14 in Leeds" can be shown as the carrier meant it.
@@ -174,9 +177,7 @@ class TrackingEvent:
     fingerprint: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "fingerprint", scan_fingerprint(self.occurred_at, self.milestone, self.raw_code)
-        )
+        self.fingerprint = scan_fingerprint(self.occurred_at, self.milestone, self.raw_code)
 
 
 def zone_label(moment: datetime) -> str | None:

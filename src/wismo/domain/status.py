@@ -29,9 +29,11 @@ from wismo.domain.milestones import (
 from wismo.domain.model import TrackingEvent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShipmentState:
-    """What the fold knows about a shipment after its events so far."""
+    """What the fold knows about a shipment after its events so far. Treat as immutable
+    (`apply` returns a new state); not frozen because frozen construction costs several
+    times more and one is built per event."""
 
     milestone: Milestone = Milestone.UNKNOWN
     reason: Reason = Reason.NONE

@@ -203,7 +203,7 @@ class UnitOfWorkFactory(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parsed:
     """A payload the parser understood: who sent it, its id, and the commands it means."""
 

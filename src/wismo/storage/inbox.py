@@ -88,11 +88,25 @@ class SqlInbox:
                 "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
                 " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (store_id, source, event_id) DO NOTHING",
-                [(*(r[c] for c in columns), bulk.sqlite_instant(r["received_at"])) for r in rows],
+                [
+                    (
+                        r["store_id"],
+                        r["source"],
+                        r["event_id"],
+                        r["format"],
+                        r["body"],
+                        r["status"],
+                        r["attempts"],
+                        bulk.sqlite_instant(r["received_at"]),
+                    )
+                    for r in rows
+                ],
             )
-            returned = conn.exec_driver_sql(
-                "SELECT id, source, event_id FROM inbox WHERE id > ?", (before,)
-            ).fetchall()
+            returned = list(
+                conn.exec_driver_sql(
+                    "SELECT id, source, event_id FROM inbox WHERE id > ?", (before,)
+                ).fetchall()
+            )
         # Only inserted rows come back; a duplicate (also within this batch) does not.
         return {(r[1], r[2]): int(r[0]) for r in returned}
 

@@ -290,9 +290,11 @@ class SqlShipmentRepository:
                 " ON CONFLICT (shipment_id, fingerprint) DO NOTHING",
                 rows,
             )
-            returned = conn.exec_driver_sql(
-                "SELECT shipment_id, fingerprint FROM tracking_events WHERE id > ?", (before,)
-            ).fetchall()
+            returned = list(
+                conn.exec_driver_sql(
+                    "SELECT shipment_id, fingerprint FROM tracking_events WHERE id > ?", (before,)
+                ).fetchall()
+            )
         return {(int(r[0]), r[1]) for r in returned}
 
     def save_states(self, states: Mapping[int, ShipmentState]) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wismo.bootstrap import Wismo, bootstrap
-from wismo.web import ingest_routes, status_routes
+from wismo.web import aggregator_routes, ingest_routes, shopify_routes, status_routes
 from wismo.web.batcher import GroupCommitter
 from wismo.web.deps import problem
 
@@ -45,6 +45,8 @@ def create_app(wismo: Wismo | None = None) -> FastAPI:
     )
     app.include_router(ingest_routes.router)
     app.include_router(status_routes.router)
+    app.include_router(aggregator_routes.router)
+    app.include_router(shopify_routes.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
@@ -59,7 +61,7 @@ def create_app(wismo: Wismo | None = None) -> FastAPI:
         return problem(422, errors)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app

@@ -14,12 +14,14 @@ from wismo.services.access import Principal, Scope
 from wismo.web.batcher import GroupCommitter
 
 
-def get_wismo(request: Request) -> Wismo:
+# The dependencies are `async def` although they do not await: FastAPI runs plain `def`
+# dependencies in a worker thread, a thread hop per dependency per request.
+async def get_wismo(request: Request) -> Wismo:
     w: Wismo = request.app.state.wismo
     return w
 
 
-def get_committer(request: Request) -> GroupCommitter:
+async def get_committer(request: Request) -> GroupCommitter:
     c: GroupCommitter = request.app.state.committer
     return c
 
@@ -28,7 +30,7 @@ WismoDep = Annotated[Wismo, Depends(get_wismo)]
 CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 
 
-def principal(
+async def principal(
     w: WismoDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -45,7 +47,7 @@ def principal(
     return found
 
 
-def writer(p: Annotated[Principal, Depends(principal)]) -> Principal:
+async def writer(p: Annotated[Principal, Depends(principal)]) -> Principal:
     if not p.may(Scope.WRITE):
         raise HTTPException(403, "this API key may only read")
     return p
