@@ -62,7 +62,7 @@ MAX_CHUNKS = 10_000  # a chunked body longer than this is not something this API
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed run")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients")
     parser.add_argument(
         "--floor-seconds", type=float, default=5.0, help="length of the GET /healthz floor run"
     )
