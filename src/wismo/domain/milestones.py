@@ -104,3 +104,15 @@ PROBLEM_MILESTONES = frozenset(
 FINAL_MILESTONES = frozenset(
     {Milestone.DELIVERED, Milestone.RETURNED_TO_SENDER, Milestone.CANCELLED}
 )
+
+
+def canonical_code(code: str) -> str:
+    """A carrier status code in the one form tables are keyed by.
+
+    Trimmed and upper-cased, and leading zeros dropped from numeric codes, so that `0174`
+    and `174` are one code (a table keyed `174` must not miss a response saying `0174`).
+    """
+    code = code.strip().upper()
+    if code.isdigit():
+        return code.lstrip("0") or "0"
+    return code

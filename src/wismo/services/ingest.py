@@ -335,19 +335,32 @@ def _apply_tracking(
         if ident not in seen:
             seen.add(ident)
             resolved.append((shipment.id, c.event))
-    record_events(uow, resolved)
+    fresh = record_events(uow, resolved)
+    # Carrier codes no table knew are counted, so someone can add them (`wismo carriers
+    # unmapped`); the message classifier decided these events meanwhile.
+    carriers = {ref.id: ref.carrier for ref in (*by_ref.values(), *by_number.values())}
+    unmapped = [
+        (carriers[sid], event.raw_code, event.description)
+        for sid, event in fresh
+        if event.mapped_by in ("message", "unmapped") and event.raw_code and sid in carriers
+    ]
+    if unmapped:
+        uow.shipments.note_unmapped(unmapped, commands[0][1].event.received_at)
     return outcomes
 
 
-def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) -> None:
+def record_events(
+    uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]
+) -> list[tuple[int, TrackingEvent]]:
     """Store new scans and bring each touched shipment's state up to date.
 
     A scan already stored (same shipment and fingerprint, from any source) changes nothing.
     A scan newer than everything folded is applied to the stored state; an older one makes
     the shipment's whole history fold again, so late events cannot regress the status.
+    Returns the scans that were new.
     """
     if not resolved:
-        return
+        return []
     # Lock the shipments before inserting their events: inserts touch the same rows (foreign
     # key, unique scan key), and taking the row locks first, in id order, is what keeps two
     # concurrent writers from deadlocking.
@@ -358,7 +371,7 @@ def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) ->
         if (shipment_id, event.fingerprint) in inserted:
             fresh[shipment_id].append(event)
     if not fresh:
-        return
+        return []
     changed: dict[int, ShipmentState] = {}
     refold: list[int] = []
     for shipment_id, events in fresh.items():
@@ -374,3 +387,4 @@ def record_events(uow: UnitOfWork, resolved: list[tuple[int, TrackingEvent]]) ->
         for shipment_id, history in uow.shipments.load_events(refold).items():
             changed[shipment_id] = fold(history)
     uow.shipments.save_states(changed)
+    return [(sid, event) for sid, events in fresh.items() for event in events]

@@ -117,6 +117,10 @@ class ShipmentRepository(Protocol):
 
     def save_states(self, states: Mapping[int, ShipmentState]) -> None: ...
 
+    def note_unmapped(self, codes: Sequence[tuple[str, str, str | None]], now: datetime) -> None:
+        """Count carrier codes (carrier, code, message) no table knew."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:

@@ -8,16 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from wismo.domain.commands import CreateShipment
-from wismo.domain.milestones import FINAL_MILESTONES, Milestone, Reason
+from wismo.domain.milestones import FINAL_MILESTONES, Milestone, Reason, canonical_code
 from wismo.domain.model import Location, TrackingEvent
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import ShipmentRef
 from wismo.storage import bulk
 from wismo.storage.dialect import insert_for
-from wismo.storage.tables import shipment_lines, shipments
+from wismo.storage.tables import shipment_lines, shipments, unmapped_codes
 
 # A finished shipment keeps receiving scans by its tracking number for a while (late
 # scans, corrections); after this the number is free for the carrier to reuse.
@@ -324,6 +324,42 @@ class SqlShipmentRepository:
             " carrier_eta_at = ?, carrier_eta_set_at = ?, event_count = ? WHERE id = ?",
             [_state_row(state, sid, False) for sid, state in states.items()],
         )
+
+    def note_unmapped(self, codes: Sequence[tuple[str, str, str | None]], now: datetime) -> None:
+        counts: dict[tuple[str, str], tuple[int, str | None]] = {}
+        for carrier, code, message in codes:
+            key = (carrier, canonical_code(code))
+            counts[key] = (counts.get(key, (0, None))[0] + 1, message)
+        ins = insert_for(self._conn, unmapped_codes)
+        self._conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["carrier", "code"],
+                set_={
+                    "count": unmapped_codes.c.count + ins.excluded.count,
+                    "message": func.coalesce(ins.excluded.message, unmapped_codes.c.message),
+                    "last_seen_at": ins.excluded.last_seen_at,
+                },
+            ),
+            [
+                {
+                    "carrier": carrier,
+                    "code": code,
+                    "message": message,
+                    "count": count,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                }
+                for (carrier, code), (count, message) in sorted(counts.items())
+            ],
+        )
+
+
+def list_unmapped(conn: Connection, carrier: str | None = None) -> list[Any]:
+    """Unmapped carrier codes, most frequent first."""
+    query = select(unmapped_codes)
+    if carrier:
+        query = query.where(unmapped_codes.c.carrier == carrier)
+    return list(conn.execute(query.order_by(unmapped_codes.c.count.desc(), unmapped_codes.c.code)))
 
 
 _LOAD_STATES = (

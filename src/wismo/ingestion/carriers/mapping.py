@@ -13,18 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from wismo.domain.milestones import Milestone, Reason
+from wismo.domain.milestones import Milestone, Reason, canonical_code
+
+__all__ = ["CodeTable", "Mapped", "MappingError", "canonical_code", "parse_table", "table_for"]
 
 
 class MappingError(ValueError):
     pass
-
-
-def canonical_code(code: str) -> str:
-    code = code.strip().upper()
-    if code.isdigit():
-        return code.lstrip("0") or "0"
-    return code
 
 
 @dataclass(frozen=True, slots=True)
