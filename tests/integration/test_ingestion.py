@@ -516,3 +516,59 @@ def test_unknown_format_is_rejected_and_kept(wismo: Wismo, store_id: int) -> Non
     with wismo.engine.connect() as conn:
         [row] = SqlInbox(conn).list(["dead"], store_id)
     assert (row["format"], row["source"]) == ("nosuch:thing", "s")
+
+
+def test_item_with_one_unknown_shipment_waits_whole(wismo: Wismo, store_id: int) -> None:
+    """A payload with scans for a known and an unknown shipment is parked, then completed."""
+    basic_order(wismo, store_id)
+    first = tracking("in_transit", T0 + timedelta(days=1), shipment_ref="1001-A")
+    second = tracking("in_transit", T0 + timedelta(days=1), shipment_ref="1001-C")
+    commands = (*_commands(wismo, store_id, first), *_commands(wismo, store_id, second))
+    two_scans = Parsed("multi", "two-scans", commands)
+    ingestor = Ingestor(wismo.uow_factory, _Fixed(two_scans), wismo.clock)
+    [r] = ingestor.ingest(store_id, [b"two scans"])
+    assert (r.status, r.waiting_for) == ("parked", f"shipment:{store_id}:1001-C")
+    [s] = ingestor.ingest(
+        store_id, [encode(shipment_created("1001", "1001-C", created_at=T0 + timedelta(hours=1)))]
+    )
+    assert s.status == "processed"
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    by_ref = {p.shipment_ref: p.status for p in answer.packages}
+    assert by_ref == {
+        "1001-A": Milestone.IN_TRANSIT,
+        "1001-B": Milestone.LABEL_CREATED,
+        "1001-C": Milestone.IN_TRANSIT,
+    }
+
+
+def _commands(wismo: Wismo, store_id: int, event: dict[str, Any]) -> tuple[Command, ...]:
+    parsed = CanonicalParser(lambda _: "US", wismo.clock)(store_id, Inbound(encode(event)))
+    assert isinstance(parsed, Parsed)
+    return parsed.commands
+
+
+class _Fixed:
+    """Parses a payload of b"two scans" into fixed commands, anything else canonically."""
+
+    def __init__(self, parsed: Parsed) -> None:
+        self.parsed = parsed
+
+    def __call__(self, store_id: int, inbound: Inbound) -> Parsed | Rejected:
+        if inbound.body == b"two scans":
+            return self.parsed
+        return CanonicalParser(lambda _: "US", FakeClock())(store_id, inbound)
+
+
+def test_a_parser_that_raises_loses_nothing(wismo: Wismo, store_id: int) -> None:
+    """A parser bug gives a dead, replayable item; the rest of the batch goes through."""
+
+    def broken(store_id: int, inbound: Inbound) -> Parsed | Rejected:
+        if inbound.body == b"boom":
+            raise RuntimeError("parser bug")
+        return CanonicalParser(lambda _: "US", FakeClock())(store_id, inbound)
+
+    ingestor = Ingestor(wismo.uow_factory, broken, wismo.clock)
+    results = ingestor.ingest(store_id, [b"boom", encode(order_created("P1", placed_at=T0))])
+    assert [r.status for r in results] == ["rejected", "processed"]
+    assert results[0].errors[0]["type"] == "parser_error"

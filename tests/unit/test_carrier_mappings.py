@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wismo.domain.milestones import Milestone, Reason
-from wismo.ingestion.carriers.classifier import classify, rules
+from wismo.ingestion.carriers.classifier import classify, parse_rules, rules
 from wismo.ingestion.carriers.mapping import (
     MappingError,
     all_tables,
@@ -87,3 +87,13 @@ def test_classifier_says_nothing_for_noise() -> None:
     """A message with no known wording gives no milestone rather than a guess."""
     assert classify("zzz qqq") is None
     assert classify(None) is None
+
+
+def test_rule_patterns_may_contain_commas() -> None:
+    """Rules split from the right: a comma inside a pattern needs no quoting."""
+    [plain, quoted] = parse_rules(
+        'moved, left,exception,address_problem,80\n"a,""b""",delivered,,5\n'
+    )
+    assert plain.pattern.pattern == "moved, left"
+    assert plain.mapped.reason is Reason.ADDRESS_PROBLEM
+    assert quoted.pattern.pattern == 'a,"b"'

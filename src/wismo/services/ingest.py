@@ -81,7 +81,7 @@ class Ingestor:
         """
         now = self._clock()
         inbound = [p if isinstance(p, Inbound) else Inbound(p) for p in payloads]
-        parsed = [self._parse(store_id, item) for item in inbound]
+        parsed = [self._parse_safely(store_id, item) for item in inbound]
         rows: list[tuple[str, str | None, str, bytes]] = []
         for item, p in zip(inbound, parsed, strict=True):
             if isinstance(p, Parsed):
@@ -122,6 +122,24 @@ class Ingestor:
                 result.errors = outcome.error
         return results
 
+    def _parse_safely(self, store_id: int, inbound: Inbound) -> Parsed | Rejected:
+        """Parse; a parser that raises must not fail the batch or lose the payload."""
+        try:
+            return self._parse(store_id, inbound)
+        except Exception:
+            log.exception("parser for %s failed", inbound.format)
+            return Rejected(
+                [
+                    {
+                        "loc": [],
+                        "msg": "the parser failed on this payload; see server log",
+                        "type": "parser_error",
+                    }
+                ],
+                inbound.source,
+                inbound.event_id,
+            )
+
     def replay(self, store_id: int, inbox_ids: Sequence[int]) -> dict[int, Outcome]:
         """Parse and apply stored items again (dead or parked ones, after a fix)."""
         with self._uow_factory() as uow:
@@ -129,7 +147,7 @@ class Ingestor:
         todo: list[tuple[int, Parsed]] = []
         outcomes: dict[int, Outcome] = {}
         for item in items:
-            p = self._parse(store_id, item.inbound())
+            p = self._parse_safely(store_id, item.inbound())
             if isinstance(p, Rejected):
                 outcomes[item.id] = Outcome("dead", error=p.errors)
             else:
@@ -195,7 +213,7 @@ class Ingestor:
             parked = uow.inbox.waiting_for(store_id, woken_keys)
             batch = []
             for item in parked:
-                p = self._parse(store_id, item.inbound())
+                p = self._parse_safely(store_id, item.inbound())
                 if isinstance(p, Parsed):
                     batch.append((item.id, p))
             if not batch:
@@ -219,18 +237,24 @@ def apply_commands(
     tracking: list[tuple[int, RecordTrackingEvent]] = []
     for inbox_id, parsed in items:
         waiting: Waiting | None = None
+        scans: list[tuple[int, RecordTrackingEvent]] = []
         for command in parsed.commands:
             if isinstance(command, RecordTrackingEvent):
-                tracking.append((inbox_id, command))
+                scans.append((inbox_id, command))
                 continue
             waiting = _apply_one(uow, command, woken_keys)
             if waiting is not None:
                 break
-        outcomes[inbox_id] = (
-            Outcome("parked", waiting_for=waiting.key) if waiting else Outcome("processed")
-        )
+        if waiting is not None:
+            # Its scans wait with it: the whole item is applied again when woken.
+            outcomes[inbox_id] = Outcome("parked", waiting_for=waiting.key)
+            continue
+        tracking.extend(scans)
+        outcomes[inbox_id] = Outcome("processed")
     if tracking:
-        outcomes.update(_apply_tracking(uow, store_id, tracking))
+        for inbox_id, outcome in _apply_tracking(uow, store_id, tracking).items():
+            if outcome.status == "parked":
+                outcomes[inbox_id] = outcome
     return outcomes
 
 
@@ -328,9 +352,12 @@ def _apply_tracking(
             shipment = by_number.get((c.carrier, number, c.event.occurred_at))
             key = tracking_key(store_id, c.carrier, number)
         if shipment is None:
-            outcomes[inbox_id] = Outcome("parked", waiting_for=key)
+            # One unresolved scan parks the whole item; it is applied again, whole, when
+            # the shipment arrives (its other scans are then duplicates and change nothing).
+            if inbox_id not in outcomes or outcomes[inbox_id].status != "parked":
+                outcomes[inbox_id] = Outcome("parked", waiting_for=key)
             continue
-        outcomes[inbox_id] = Outcome("processed")
+        outcomes.setdefault(inbox_id, Outcome("processed"))
         ident = (shipment.id, c.event.fingerprint)
         if ident not in seen:
             seen.add(ident)

@@ -8,7 +8,6 @@ being listed first. English, French and German wording is covered.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -26,19 +25,28 @@ class Rule:
 
 
 def parse_rules(text: str) -> list[Rule]:
+    """Rules from `pattern,milestone,reason,weight` lines.
+
+    Split from the right, so a pattern may contain commas without quoting (a quoted
+    pattern, CSV-style, is accepted too).
+    """
     rules: list[Rule] = []
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    for number, row in enumerate(csv.reader(lines), 1):
-        if row[0] == "pattern":
+    for number, raw in enumerate(lines, 1):
+        parts = raw.rsplit(",", 3)
+        if parts[0] == "pattern":
             continue
-        if len(row) != 4:
+        if len(parts) != 4:
             raise MappingError(f"messages: row {number} needs pattern,milestone,reason,weight")
+        pattern, milestone, reason, weight = parts
+        if len(pattern) > 1 and pattern[0] == pattern[-1] == '"':
+            pattern = pattern[1:-1].replace('""', '"')
         try:
             rules.append(
                 Rule(
-                    re.compile(row[0], re.IGNORECASE),
-                    Mapped(Milestone(row[1].strip()), Reason(row[2].strip() or "none")),
-                    int(row[3]),
+                    re.compile(pattern, re.IGNORECASE),
+                    Mapped(Milestone(milestone.strip()), Reason(reason.strip() or "none")),
+                    int(weight),
                 )
             )
         except (ValueError, re.error) as exc:
