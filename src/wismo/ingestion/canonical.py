@@ -60,6 +60,7 @@ from wismo.domain.model import (
     TrackingEvent,
     zone_label,
 )
+from wismo.ingestion.carriers.registry import canonical_carrier
 from wismo.services.ports import Inbound, Parsed, Rejected
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -405,7 +406,7 @@ def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Comma
                     store_id=store_id,
                     order_number=d.order_number,
                     shipment_ref=d.shipment_ref,
-                    carrier=d.carrier,
+                    carrier=canonical_carrier(d.carrier),
                     tracking_number=d.tracking_number,
                     created_at=d.created_at,
                     lines=tuple(ShipmentLine(ln.line_ref, ln.quantity) for ln in d.lines),
@@ -420,7 +421,7 @@ def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Comma
                 RecordTrackingEvent(
                     store_id=store_id,
                     shipment_ref=d.shipment_ref,
-                    carrier=d.carrier.lower() if d.carrier else None,
+                    carrier=canonical_carrier(d.carrier) if d.carrier else None,
                     tracking_number=d.tracking_number,
                     order_number=d.order_number,
                     event=TrackingEvent(

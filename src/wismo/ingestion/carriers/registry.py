@@ -31,6 +31,19 @@ def modules() -> dict[str, CarrierModule]:
     return found
 
 
+def canonical_carrier(name: str) -> str:
+    """One name per carrier across sources: "Canada Post", "canada-post" and "canadapost"
+    are all `canadapost`; "DHL" is `dhl_express`. Storage matches carriers by this name,
+    so a shop and an aggregator naming the carrier differently still meet. Unknown names
+    are kept, lower-cased with underscores, never guessed."""
+    key = "_".join(name.strip().lower().replace("-", " ").split())
+    found = modules()
+    for candidate in (key, key.replace("_", "")):
+        if candidate in found:
+            return found[candidate].NAME
+    return key
+
+
 def supported() -> list[str]:
     """Canonical names of the supported carriers."""
     return sorted({m.NAME for m in modules().values()})
