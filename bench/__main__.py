@@ -33,6 +33,7 @@ REGISTRY: dict[str, Entry] = {
     "ingest": Entry("bench.ingest", "canonical tracking events through the full ingestion path"),
     "status": Entry("bench.status", "order-status answer by id on a filled database"),
     "http": Entry("bench.http", "single-event POST /v1/events against a uvicorn server"),
+    "parse": Entry("bench.parse", "raw carrier responses to normalised scans and status"),
 }
 
 

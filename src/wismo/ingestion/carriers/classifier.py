@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from wismo.domain.milestones import Milestone, Reason
@@ -64,6 +64,12 @@ def classify(message: str | None) -> Mapped | None:
     """The milestone a message most likely means, or None if nothing matches."""
     if not message:
         return None
+    return _classify(message)
+
+
+# Carriers repeat the same few hundred wordings: each is scored against the rules once.
+@lru_cache(maxsize=8192)
+def _classify(message: str) -> Mapped | None:
     best: tuple[int, int, Mapped] | None = None
     for rule in rules():
         if rule.pattern.search(message):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wismo.domain.model import Location, zone_label
@@ -121,8 +122,11 @@ def zone_for(location: Location | None, default: str | None = None) -> ZoneInfo 
         by_region = {"US": _US, "CA": _CA, "AU": _AU}.get(country)
         name = by_region[region] if by_region and region in by_region else _COUNTRY.get(country)
     name = name or default
-    if not name:
-        return None
+    return _zone(name) if name else None
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
