@@ -14,14 +14,17 @@ from functools import lru_cache
 from sqlalchemy import Engine, select
 
 from wismo.config import Settings
+from wismo.ingestion.aggregators import aftership, easypost, shippo
 from wismo.ingestion.canonical import CanonicalParser
+from wismo.ingestion.carriers.ingest import CarrierResponseParser
 from wismo.ingestion.registry import ParserRegistry
+from wismo.ingestion.shopify import OrderClues, ShopifyParser
 from wismo.services.ingest import Ingestor
 from wismo.services.status import StatusService
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
 from wismo.storage.stores import KeyVerifier
-from wismo.storage.tables import stores
+from wismo.storage.tables import order_lines, orders, returns, stores
 from wismo.storage.uow import SqlUnitOfWorkFactory
 
 
@@ -65,6 +68,27 @@ def bootstrap(
         return str(country) if country else None
 
     parsers = ParserRegistry({"canonical": CanonicalParser(region_of, clock)})
+    parsers.register("carrier", CarrierResponseParser(clock))
+    parsers.register("easypost", easypost.EasyPostParser(clock))
+    parsers.register("aftership", aftership.AfterShipParser(clock))
+    parsers.register("shippo", shippo.ShippoParser(clock))
+
+    def shopify_order(store_id: int, clues: OrderClues) -> str | None:
+        """The store's order a Shopify refund or return belongs to (docs/adr/0006)."""
+        query = select(orders.c.order_number).where(orders.c.store_id == store_id).limit(1)
+        tries = (
+            (orders.c.order_number, clues.numbers, query),
+            (returns.c.return_ref, clues.return_refs, query.join(returns)),
+            (order_lines.c.line_ref, clues.line_refs, query.join(order_lines)),
+        )
+        with engine.connect() as conn:
+            for column, wanted, base in tries:
+                found = conn.execute(base.where(column.in_(wanted))).scalar() if wanted else None
+                if found is not None:
+                    return str(found)
+        return None
+
+    parsers.register("shopify", ShopifyParser(region_of, clock, shopify_order))
     return Wismo(
         settings=settings,
         engine=engine,

@@ -10,6 +10,7 @@ import typer
 
 from wismo.ingestion.carriers import registry
 from wismo.ingestion.carriers.base import CarrierError
+from wismo.ingestion.carriers.detect import detect
 
 app = typer.Typer(
     help="Carrier tracking: parse responses, supported carriers, unmapped codes.",
@@ -56,3 +57,41 @@ def list_carriers() -> None:
     """The carriers `parse` understands."""
     for name in registry.supported():
         typer.echo(f"{name}\t{registry.carrier(name).DISPLAY_NAME}")
+
+
+@app.command("detect")
+def detect_carrier(
+    number: Annotated[str, typer.Argument(help="A tracking number (spaces are ignored)")],
+) -> None:
+    """The carriers whose tracking-number format NUMBER fits, best first, or "unknown".
+    Several lines mean the number is ambiguous: only the carrier can say which it is."""
+    candidates = detect(number)
+    for code in candidates:
+        typer.echo(code)
+    if not candidates:
+        typer.echo("unknown")
+        raise typer.Exit(1)
+
+
+@app.command("unmapped")
+def unmapped(
+    carrier: Annotated[str | None, typer.Option(help="Only this carrier.")] = None,
+) -> None:
+    """Carrier codes no table knew (the message decided them meanwhile), most seen first."""
+    from wismo.bootstrap import bootstrap  # noqa: PLC0415 - parse/list need no database
+    from wismo.storage.shipments import list_unmapped  # noqa: PLC0415
+
+    w = bootstrap()
+    try:
+        with w.engine.connect() as conn:
+            rows = list_unmapped(conn, carrier)
+    finally:
+        w.close()
+    if not rows:
+        typer.echo("no unmapped carrier codes")
+        return
+    typer.echo("carrier\tcode\tcount\tlast seen\tmessage")
+    for r in rows:
+        typer.echo(
+            f"{r.carrier}\t{r.code}\t{r.count}\t{r.last_seen_at:%Y-%m-%d %H:%M}\t{r.message or ''}"
+        )

@@ -16,6 +16,7 @@ import typer
 
 from wismo.bootstrap import Wismo, bootstrap
 from wismo.cli import carriers as carriers_cli
+from wismo.cli import shopify as shopify_cli
 from wismo.config import Settings
 from wismo.services.access import Scope
 from wismo.services.status import OrderStatusAnswer
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(stores_app, name="stores")
 app.add_typer(carriers_cli.app, name="carriers")
+app.add_typer(shopify_cli.app, name="shopify")
 
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="Store slug (default: the only store).")

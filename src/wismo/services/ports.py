@@ -231,3 +231,110 @@ class Parser(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+# Carrier polling (`wismo.services.polling`): accounts, claimed shipments, fetch results.
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierAccount:
+    """A store's account at a carrier (integration "carrier:<name>"), used for pulling."""
+
+    id: int
+    store_id: int
+    carrier: str
+    account: str
+    credentials: Mapping[str, object]
+    settings: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class PollState:
+    """What the polling schedule reads of a shipment."""
+
+    milestone: Milestone
+    created_at: datetime
+    status_at: datetime | None = None
+    last_event_at: datetime | None = None
+    carrier_eta_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """A shipment claimed for one poll."""
+
+    shipment_id: int
+    store_id: int
+    carrier: str
+    tracking_number: str
+    poll_failures: int
+    last_poll_error: str | None
+    state: PollState
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll leaves on the shipment. `refreshed_at` None keeps the stored value."""
+
+    shipment_id: int
+    next_poll_at: datetime | None
+    poll_failures: int
+    last_poll_error: str | None
+    refreshed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A carrier's raw tracking response, and a dedup key for its content if known."""
+
+    body: bytes
+    event_id: str | None = None
+
+
+class FetchFailed(Exception):
+    """The carrier gave no tracking data. `kind`: unauthorized, not_found, rate_limited,
+    carrier_error (and unsupported for a carrier without a client)."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class TrackingFetcher(Protocol):
+    def carriers(self) -> frozenset[str]:
+        """Carrier names (as shipments spell them) that can be fetched."""
+        ...
+
+    def fetch(self, account: CarrierAccount, tracking_number: str) -> Fetched:
+        """The carrier's current tracking response; raises `FetchFailed`."""
+        ...
+
+
+class PollingRepository(Protocol):
+    """Polling bookkeeping on shipments. Each call is its own committed transaction."""
+
+    def accounts(self, carriers: Collection[str]) -> list[CarrierAccount]:
+        """Carrier integrations with polling enabled, for these carriers."""
+        ...
+
+    def schedule_new(self, accounts: Sequence[CarrierAccount], now: datetime, limit: int) -> int:
+        """Give never-polled open shipments with an account a first poll time (`now`)."""
+        ...
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[PollTarget]:
+        """Take up to `limit` shipments due by `now`, moving them to `lease_until` so no
+        other poller takes them meanwhile (and so they come back if this one dies)."""
+        ...
+
+    def poll_states(self, shipment_ids: Collection[int]) -> dict[int, PollState]: ...
+
+    def record(self, outcomes: Sequence[PollOutcome]) -> None: ...
+
+    def open_shipments(self, store_id: int | None) -> list[tuple[str, datetime, datetime | None]]:
+        """(carrier, created_at, refreshed_at) of every shipment not finished."""
+        ...

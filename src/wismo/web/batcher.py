@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from wismo.services.ingest import Ingestor, IngestResult
+from wismo.services.ports import Inbound
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Job:
     store_id: int
-    body: bytes
+    body: bytes | Inbound  # plain bytes are canonical events
     future: asyncio.Future[IngestResult]
     loop: asyncio.AbstractEventLoop
 
@@ -39,7 +40,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="wismo-group-commit", daemon=True)
         self._thread.start()
 
-    async def submit(self, store_id: int, body: bytes) -> IngestResult:
+    async def submit(self, store_id: int, body: bytes | Inbound) -> IngestResult:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestResult] = loop.create_future()
         self._queue.put(_Job(store_id, body, future, loop))
