@@ -16,7 +16,7 @@ from wismo.ingestion.canonical import CanonicalParser
 from wismo.services.ingest import Ingestor, IngestResult
 from wismo.services.ports import Inbound, Parsed, Rejected
 from wismo.storage.inbox import SqlInbox
-from wismo.storage.tables import customers, inbox, tracking_events
+from wismo.storage.tables import customers, inbox, returns, tracking_events
 from wismo.testing import (
     FakeClock,
     encode,
@@ -572,3 +572,53 @@ def test_a_parser_that_raises_loses_nothing(wismo: Wismo, store_id: int) -> None
     results = ingestor.ingest(store_id, [b"boom", encode(order_created("P1", placed_at=T0))])
     assert [r.status for r in results] == ["rejected", "processed"]
     assert results[0].errors[0]["type"] == "parser_error"
+
+
+def test_partial_updates_keep_what_earlier_ones_gave(wismo: Wismo, store_id: int) -> None:
+    """A snapshot without tracking number, language or return reason keeps stored ones."""
+    basic_order(wismo, store_id)
+    later = shipment_created("1001", "1001-A", created_at=T0 + timedelta(hours=20))
+    del later["data"]["tracking_number"]
+    ingest(wismo, store_id, later)
+    ingest(
+        wismo,
+        store_id,
+        envelope(
+            "customer.upserted", {"external_id": "c9", "language": "fr", "consent": {"sms": True}}
+        ),
+        envelope(
+            "customer.upserted",
+            {"external_id": "c9", "emails": ["x@example.com"], "consent": {"email": True}},
+        ),
+        envelope(
+            "return.created",
+            {
+                "order_number": "1001",
+                "return_ref": "R9",
+                "state": "requested",
+                "reason": "too small",
+                "updated_at": (T0 + timedelta(days=1)).isoformat(),
+            },
+        ),
+        envelope(
+            "return.updated",
+            {
+                "order_number": "1001",
+                "return_ref": "R9",
+                "state": "closed",
+                "updated_at": (T0 + timedelta(days=5)).isoformat(),
+            },
+        ),
+    )
+    answer = wismo.status.by_number(store_id, "1001")
+    assert answer is not None
+    assert answer.packages[0].tracking_number == "1ZA1001"
+    with wismo.engine.connect() as conn:
+        row = conn.execute(select(customers).where(customers.c.external_id == "c9")).one()
+        reason = conn.execute(select(returns.c.reason, returns.c.state)).one()
+    assert (row.language, row.emails, row.consent) == (
+        "fr",
+        ["x@example.com"],
+        {"sms": True, "email": True},
+    )
+    assert tuple(reason) == ("too small", "closed")

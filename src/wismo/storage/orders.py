@@ -75,23 +75,45 @@ class SqlOrderRepository:
         }
 
     def upsert_customer(self, customer: Customer) -> int:
+        """Create or merge a customer. Sources know different parts (the CRM the language,
+        the shop the phone), so a field a source leaves out keeps its stored value, and
+        consent is merged per channel."""
+        old = self._conn.execute(
+            select(customers).where(
+                customers.c.store_id == customer.store_id,
+                customers.c.external_id == customer.external_id,
+            )
+        ).first()
+        emails = [e.lower() for e in customer.emails]
+        consent = {k.value: v for k, v in customer.consent.items()}
         values = {
-            "store_id": customer.store_id,
-            "external_id": customer.external_id,
             "name": customer.name,
-            "emails": [e.lower() for e in customer.emails],
+            "emails": emails,
             "phones": list(customer.phones),
             "language": customer.language,
             "time_zone": customer.time_zone,
-            "consent": {k.value: v for k, v in customer.consent.items()},
+            "consent": consent,
         }
+        if old is not None:
+            values = {
+                "name": customer.name or old.name,
+                "emails": emails or list(old.emails),
+                "phones": list(customer.phones) or list(old.phones),
+                "language": customer.language or old.language,
+                "time_zone": customer.time_zone or old.time_zone,
+                "consent": {**dict(old.consent), **consent},
+            }
         ins = insert_for(self._conn, customers)
         stmt = (
-            ins.values(**values, updated_at=_now())
+            ins.values(
+                store_id=customer.store_id,
+                external_id=customer.external_id,
+                updated_at=_now(),
+                **values,
+            )
             .on_conflict_do_update(
                 index_elements=["store_id", "external_id"],
-                set_={k: ins.excluded[k] for k in values if k not in ("store_id", "external_id")}
-                | {"updated_at": ins.excluded.updated_at},
+                set_={k: ins.excluded[k] for k in (*values, "updated_at")},
             )
             .returning(customers.c.id)
         )
@@ -233,6 +255,10 @@ class SqlOrderRepository:
             return
         if not command.lines:
             del values["lines"]
+        # An update that leaves a field out (a close without the reason) keeps it.
+        for key in ("reason", "carrier", "tracking_number"):
+            if values[key] is None:
+                del values[key]
         self._conn.execute(update(returns).where(returns.c.id == existing.id).values(**values))
 
     def upsert_refund(self, order_id: int, command: UpsertRefund) -> None:

@@ -181,10 +181,16 @@ class SqlShipmentRepository:
             )
             .on_conflict_do_update(
                 index_elements=["store_id", "shipment_ref"],
+                # A later snapshot that lacks a field (a fulfillment before its tracking
+                # number was known) must not erase what an earlier one gave.
                 set_={
-                    "tracking_number": command.tracking_number,
+                    "tracking_number": func.coalesce(
+                        command.tracking_number, shipments.c.tracking_number
+                    ),
                     "carrier": command.carrier.lower(),
-                    "service_level": command.service_level,
+                    "service_level": func.coalesce(
+                        command.service_level, shipments.c.service_level
+                    ),
                 },
             )
             .returning(shipments.c.id)
