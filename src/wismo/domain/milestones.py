@@ -85,6 +85,10 @@ PHASE: dict[Milestone, Phase] = {
     Milestone.RETURNED_TO_SENDER: Phase.RETURNED,
 }
 
+# Value -> member, for the hot path: `Milestone(value)` goes through Enum's slow __call__.
+MILESTONE_OF: dict[str, Milestone] = {m.value: m for m in Milestone}
+REASON_OF: dict[str, Reason] = {r.value: r for r in Reason}
+
 # Breaks ties between events stamped with the same instant: the more advanced one is the
 # later one (a carrier often stamps "out for delivery" and "delivered" with one minute).
 RANK: dict[Milestone, int] = {m: i for i, m in enumerate(Milestone)}

@@ -44,7 +44,7 @@ from wismo.domain.commands import (
     UpsertRefund,
     UpsertReturn,
 )
-from wismo.domain.milestones import Milestone, Reason
+from wismo.domain.milestones import MILESTONE_OF, Milestone, Reason
 from wismo.domain.model import (
     Address,
     Channel,
@@ -348,7 +348,37 @@ EVENT_TYPES = sorted(
 def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Command, ...]:
     """Translate a validated event into domain commands."""
     d = event.data
+    # Tracking events first: they are most of the traffic.
     match event:
+        case TrackingRecorded():
+            loc = d.location
+            return (
+                RecordTrackingEvent(
+                    store_id=store_id,
+                    shipment_ref=d.shipment_ref,
+                    carrier=canonical_carrier(d.carrier) if d.carrier else None,
+                    tracking_number=d.tracking_number,
+                    order_number=d.order_number,
+                    event=TrackingEvent(
+                        milestone=MILESTONE_OF[d.milestone],
+                        reason=d.reason,
+                        occurred_at=d.occurred_at.astimezone(UTC),
+                        occurred_tz=d.occurred_tz or zone_label(d.occurred_at),
+                        source=event.source,
+                        received_at=received_at,
+                        raw_code=d.raw_code,
+                        description=d.description,
+                        location=(
+                            Location(
+                                loc.city, loc.region, loc.postal_code, loc.country, loc.facility
+                            )
+                            if loc
+                            else None
+                        ),
+                        estimated_delivery_at=d.estimated_delivery_at,
+                    ),
+                ),
+            )
         case CustomerUpserted():
             return (
                 UpsertCustomer(
@@ -415,35 +445,6 @@ def to_commands(store_id: int, event: Any, received_at: datetime) -> tuple[Comma
                     origin_region=d.origin_region,
                 ),
             )
-        case TrackingRecorded():
-            loc = d.location
-            return (
-                RecordTrackingEvent(
-                    store_id=store_id,
-                    shipment_ref=d.shipment_ref,
-                    carrier=canonical_carrier(d.carrier) if d.carrier else None,
-                    tracking_number=d.tracking_number,
-                    order_number=d.order_number,
-                    event=TrackingEvent(
-                        milestone=Milestone(d.milestone),
-                        reason=d.reason,
-                        occurred_at=d.occurred_at.astimezone(UTC),
-                        occurred_tz=d.occurred_tz or zone_label(d.occurred_at),
-                        source=event.source,
-                        received_at=received_at,
-                        raw_code=d.raw_code,
-                        description=d.description,
-                        location=(
-                            Location(
-                                loc.city, loc.region, loc.postal_code, loc.country, loc.facility
-                            )
-                            if loc
-                            else None
-                        ),
-                        estimated_delivery_at=d.estimated_delivery_at,
-                    ),
-                ),
-            )
         case ReturnChanged():
             return (
                 UpsertReturn(
@@ -508,11 +509,15 @@ class CanonicalParser:
     ) -> None:
         self._region_of = region_of
         self._clock = clock
+        self._contexts: dict[int, dict[str, str | None]] = {}
 
     def __call__(self, store_id: int, inbound: Inbound) -> Parsed | Rejected:
         body = inbound.body
+        context = self._contexts.get(store_id)
+        if context is None:
+            context = self._contexts[store_id] = {"region": self._region_of(store_id)}
         try:
-            event = EVENT.validate_json(body, context={"region": self._region_of(store_id)})
+            event = EVENT.validate_json(body, context=context)
         except ValidationError as exc:
             source, event_id = _claimed_identity(body)
             return Rejected(errors_of(exc), source, event_id)

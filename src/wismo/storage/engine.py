@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -22,6 +24,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        database = make_url(url).database
+        if database and database != ":memory:":
+            _Checkpointer(engine, database).start()
         # pysqlite's own transaction handling defers BEGIN until the first write and breaks
         # SAVEPOINT; SQLAlchemy's documented recipe takes BEGIN over. Writers take the lock
         # up front (IMMEDIATE): a deferred reader that later writes fails at once in WAL
@@ -46,4 +51,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
+    # Checkpoints run in `_Checkpointer`'s thread, not inside a writer's commit.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+class _Checkpointer(threading.Thread):
+    """Copies the SQLite WAL back into the database file in the background.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the threshold, so
+    one ingestion batch in ten paid for copying and syncing the whole WAL. Here a thread
+    with its own connection runs PASSIVE checkpoints (they never block writers or readers),
+    and sqlite3 releases the GIL while it does the I/O. A RESTART checkpoint is used when
+    the WAL has grown large, so it is reset rather than growing without bound.
+    """
+
+    INTERVAL_SECONDS = 0.5
+    LARGE_WAL_PAGES = 50_000
+
+    def __init__(self, engine: Engine, path: str) -> None:
+        super().__init__(name="wismo-sqlite-checkpoint", daemon=True)
+        self._path = path
+        self._stop = threading.Event()
+        event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
+
+    def run(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, timeout=1, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stop.wait(self.INTERVAL_SECONDS):
+                try:
+                    _, wal_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if wal_pages > self.LARGE_WAL_PAGES:
+                        conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                except sqlite3.Error:
+                    # Busy or gone (a test removed the file): try again next time, or stop
+                    # when the engine is disposed.
+                    continue
+        finally:
+            conn.close()

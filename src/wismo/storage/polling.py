@@ -97,6 +97,9 @@ class SqlPolling:
                     )
                     .order_by(shipments.c.id)
                     .limit(limit - total)
+                    # Concurrent pollers seed disjoint rows instead of waiting on (or
+                    # deadlocking over) the same ones. Ignored by SQLite.
+                    .with_for_update(skip_locked=True)
                 )
                 chosen = [int(i) for i in conn.execute(ids).scalars()]
                 for chunk in _chunks(chosen):

@@ -11,7 +11,14 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from wismo.domain.commands import CreateShipment
-from wismo.domain.milestones import FINAL_MILESTONES, Milestone, Reason, canonical_code
+from wismo.domain.milestones import (
+    FINAL_MILESTONES,
+    MILESTONE_OF,
+    REASON_OF,
+    Milestone,
+    Reason,
+    canonical_code,
+)
 from wismo.domain.model import Location, TrackingEvent
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import ShipmentRef
@@ -222,8 +229,8 @@ class SqlShipmentRepository:
         rows = bulk.in_list(self._conn, query, sorted(shipment_ids))
         return {
             int(r[0]): ShipmentState(
-                milestone=Milestone(r[1]),
-                reason=Reason(r[2]),
+                milestone=MILESTONE_OF[r[1]],
+                reason=REASON_OF[r[2]],
                 status_at=bulk.read_instant(r[3]),
                 delivered_at=bulk.read_instant(r[4]),
                 last_event_at=bulk.read_instant(r[5]),
@@ -251,8 +258,8 @@ class SqlShipmentRepository:
                 loc = orjson.loads(loc)
             result[int(r[0])].append(
                 TrackingEvent(
-                    milestone=Milestone(r[1]),
-                    reason=Reason(r[2]),
+                    milestone=MILESTONE_OF[r[1]],
+                    reason=REASON_OF[r[2]],
                     occurred_at=bulk.read_instant(r[3]),  # type: ignore[arg-type]
                     occurred_tz=r[4],
                     source=r[5],
