@@ -25,40 +25,35 @@ class SqlInbox:
     ) -> list[int | None]:
         if not items:
             return []
-        rows = [
-            {
-                "store_id": store_id,
-                "source": source,
-                "event_id": event_id,
-                "format": payload_format,
-                "body": body,
-                "status": "received",
-                "attempts": 0,
-                "received_at": now,
-            }
-            for source, event_id, payload_format, body in items
-        ]
         # Sorted by key so concurrent batches with overlapping ids take the unique-index locks
         # in one order (PostgreSQL would otherwise deadlock them).
-        keyed = sorted(
-            (r for r in rows if r["event_id"] is not None),
-            key=lambda r: (str(r["source"]), str(r["event_id"])),
-        )
-        by_key = self._insert_keyed(keyed) if keyed else {}
+        keyed = sorted((item for item in items if item[1] is not None), key=lambda i: i[:2])
+        by_key = self._insert_keyed(store_id, keyed, now) if keyed else {}
         result: list[int | None] = []
         claimed: set[int] = set()
-        for row in rows:
-            if row["event_id"] is None:
+        for source, event_id, payload_format, body in items:
+            if event_id is None:
                 # Payloads without a key (rejected ones) are rare: one insert each.
                 result.append(
                     int(
                         self._conn.execute(
-                            inbox.insert().values(**row).returning(inbox.c.id)
+                            inbox.insert()
+                            .values(
+                                store_id=store_id,
+                                source=source,
+                                event_id=None,
+                                format=payload_format,
+                                body=body,
+                                status="received",
+                                attempts=0,
+                                received_at=now,
+                            )
+                            .returning(inbox.c.id)
                         ).scalar_one()
                     )
                 )
                 continue
-            inbox_id = by_key.get((str(row["source"]), str(row["event_id"])))
+            inbox_id = by_key.get((source, event_id))
             if inbox_id is None or inbox_id in claimed:
                 result.append(None)
             else:
@@ -66,41 +61,32 @@ class SqlInbox:
                 result.append(inbox_id)
         return result
 
-    def _insert_keyed(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        """Insert rows that have a dedup key; (source, event id) -> id of those inserted."""
+    def _insert_keyed(
+        self,
+        store_id: int,
+        items: list[tuple[str, str | None, str, bytes]],
+        now: datetime,
+    ) -> dict[tuple[str, str], int]:
+        """Insert payloads that have a dedup key; (source, event id) -> id of those inserted."""
         conn = self._conn
-        columns = ("store_id", "source", "event_id", "format", "body", "status", "attempts")
         if bulk.is_postgres(conn):
-            arrays = [[r[c] for r in rows] for c in columns]
-            arrays.append([r["received_at"] for r in rows])
             returned = bulk.pg_execute(
                 conn,
                 "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
-                " received_at) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[],"
-                " %b::text[], %b::bytea[], %b::text[], %b::int[], %b::timestamptz[])"
+                " received_at) SELECT %b, s, e, f, b, 'received', 0, %b FROM unnest("
+                "%b::text[], %b::text[], %b::text[], %b::bytea[]) AS t(s, e, f, b)"
                 " ON CONFLICT (store_id, source, event_id) DO NOTHING"
                 " RETURNING id, source, event_id",
-                tuple(arrays),
+                (store_id, now, *(list(column) for column in zip(*items, strict=True))),
             )
         else:
             before = bulk.max_id(conn, "inbox")
+            stamp = bulk.sqlite_instant(now)
             conn.exec_driver_sql(
                 "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
-                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " received_at) VALUES (?, ?, ?, ?, ?, 'received', 0, ?)"
                 " ON CONFLICT (store_id, source, event_id) DO NOTHING",
-                [
-                    (
-                        r["store_id"],
-                        r["source"],
-                        r["event_id"],
-                        r["format"],
-                        r["body"],
-                        r["status"],
-                        r["attempts"],
-                        bulk.sqlite_instant(r["received_at"]),
-                    )
-                    for r in rows
-                ],
+                [(store_id, *item, stamp) for item in items],
             )
             returned = list(
                 conn.exec_driver_sql(
