@@ -16,13 +16,17 @@ from sqlalchemy import Engine, select
 from wismo.config import Settings
 from wismo.ingestion.aggregators import aftership, easypost, shippo
 from wismo.ingestion.canonical import CanonicalParser
+from wismo.ingestion.carriers.clients import HttpTrackingFetcher
 from wismo.ingestion.carriers.ingest import CarrierResponseParser
 from wismo.ingestion.registry import ParserRegistry
 from wismo.ingestion.shopify import OrderClues, ShopifyParser
 from wismo.services.ingest import Ingestor
+from wismo.services.polling import Poller, StalenessReport
+from wismo.services.ports import TrackingFetcher
 from wismo.services.status import StatusService
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
+from wismo.storage.polling import SqlPolling
 from wismo.storage.stores import KeyVerifier
 from wismo.storage.tables import order_lines, orders, returns, stores
 from wismo.storage.uow import SqlUnitOfWorkFactory
@@ -99,3 +103,19 @@ def bootstrap(
         keys=KeyVerifier(engine),
         clock=clock,
     )
+
+
+def make_poller(w: Wismo, fetcher: TrackingFetcher | None = None) -> Poller:
+    """The carrier poller over this Wismo's database, pulling with the HTTP clients."""
+    return Poller(
+        SqlPolling(w.engine),
+        fetcher or HttpTrackingFetcher(),
+        w.ingestor,
+        w.uow_factory,
+        w.clock,
+    )
+
+
+def staleness_report(w: Wismo) -> StalenessReport:
+    """How old open shipments' carrier data is, per carrier (CLI and API)."""
+    return StalenessReport(SqlPolling(w.engine), w.clock)

@@ -60,9 +60,8 @@ def _default_backoff_base() -> dict[str, timedelta]:
         "unauthorized": 30 * _MINUTE,
         "rate_limited": 5 * _MINUTE,
         "carrier_error": 5 * _MINUTE,
-        # Our side: a parser to fix, or scans that matched no shipment.
+        # Our side: a parser to fix.
         "unparseable": _HOUR,
-        "unmatched": _HOUR,
     }
 
 
@@ -107,7 +106,7 @@ class PollPolicy:
             last_look = finished + self.final_grace
             if now < last_look:
                 return Plan(last_look)
-            return Plan(None, note="finished")
+            return Plan(None)
         silent_since = state.last_event_at or state.created_at
         if now - silent_since >= self.silence_limit:
             days = self.silence_limit.days
@@ -354,6 +353,11 @@ class Poller:
                     bucket.block(self._monotonic() + pause)
                 outcomes.append(self._failed(target, exc.kind, exc.message, exc.retry_after))
                 report.fail(exc.kind)
+            except Exception as exc:
+                # A bug in a client or parser: one shipment's failure, not the batch's.
+                log.exception("polling shipment %s failed", target.shipment_id)
+                outcomes.append(self._failed(target, "carrier_error", f"internal: {exc!r}"))
+                report.fail("carrier_error")
         outcomes.extend(self._ingest(fetched, report))
         report.stopped += sum(1 for o in outcomes if o.next_poll_at is None)
         self._repo.record(outcomes)
@@ -371,8 +375,15 @@ class Poller:
         nothing was due."""
         done = 0
         while rounds is None or done < rounds:
-            report = self.run_once(batch)
             done += 1
+            try:
+                report = self.run_once(batch)
+            except Exception:
+                # The database or the inbox is unavailable: claimed shipments come back
+                # when their lease runs out; try again after a rest.
+                log.exception("polling round failed")
+                self._sleep(idle)
+                continue
             if on_report is not None:
                 on_report(report)
             if report.claimed < batch:
@@ -406,7 +417,8 @@ class Poller:
         by_store: dict[int, list[tuple[PollTarget, Fetched]]] = defaultdict(list)
         for target, response in fetched:
             by_store[target.store_id].append((target, response))
-        succeeded: list[PollTarget] = []
+        # Fetched and stored, with a note when some scans matched no shipment.
+        succeeded: list[tuple[PollTarget, str | None]] = []
         outcomes: list[PollOutcome] = []
         for store_id, items in by_store.items():
             payloads = [
@@ -421,14 +433,15 @@ class Poller:
             results = self._ingestor.ingest(store_id, payloads)
             for (target, _), result in zip(items, results, strict=True):
                 if result.status in ("processed", "duplicate"):
-                    succeeded.append(target)
+                    succeeded.append((target, None))
                     continue
                 if result.status == "parked":
-                    kind, message = (
-                        "unmatched",
-                        f"no shipment took the scans ({result.waiting_for})",
-                    )
-                elif result.status == "rejected":
+                    # The carrier answered; scans it reported for a time before the shipment
+                    # existed (an earlier use of the number) matched nothing. The item waits
+                    # in the inbox; the shipment is as fresh as the carrier's data.
+                    succeeded.append((target, f"unmatched: {result.waiting_for}"))
+                    continue
+                if result.status == "rejected":
                     first = result.errors[0] if result.errors else {}
                     kind = str(first.get("type") or "unparseable").removeprefix("carrier_")
                     message = str(first.get("msg") or "rejected")
@@ -438,15 +451,17 @@ class Poller:
                 report.fail(kind)
         if not succeeded:
             return outcomes
-        states = self._repo.poll_states([t.shipment_id for t in succeeded])
+        states = self._repo.poll_states([t.shipment_id for t, _ in succeeded])
         expire: list[tuple[int, TrackingEvent]] = []
         now = self._clock()
-        for target in succeeded:
+        for target, note in succeeded:
             state = states.get(target.shipment_id, target.state)
             plan = self.policy.after_success(state, now, self._rand)
             if plan.expire:
                 expire.append((target.shipment_id, _expired_event(now, self.policy)))
-            outcomes.append(PollOutcome(target.shipment_id, plan.next_poll_at, 0, plan.note, now))
+            outcomes.append(
+                PollOutcome(target.shipment_id, plan.next_poll_at, 0, plan.note or note, now)
+            )
             report.updated += 1
         if expire:
             with self._uow_factory() as uow:
@@ -513,6 +528,21 @@ def _percentile(ordered: Sequence[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
+@dataclass(frozen=True, slots=True)
+class StalenessSummary:
+    generated_at: datetime
+    all: Staleness
+    carriers: list[Staleness]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "unit": "seconds",
+            "all": _as_json(self.all),
+            "carriers": [_as_json(s) for s in self.carriers],
+        }
+
+
 class StalenessReport:
     """The staleness read model for the CLI and the API."""
 
@@ -520,15 +550,10 @@ class StalenessReport:
         self._repo = repo
         self._clock = clock
 
-    def __call__(self, store_id: int | None = None) -> dict[str, object]:
+    def __call__(self, store_id: int | None = None) -> StalenessSummary:
         now = self._clock()
         total, carriers = staleness(self._repo.open_shipments(store_id), now)
-        return {
-            "generated_at": now.isoformat(),
-            "unit": "seconds",
-            "all": _as_json(total),
-            "carriers": [_as_json(s) for s in carriers],
-        }
+        return StalenessSummary(now, total, carriers)
 
 
 def _as_json(s: Staleness) -> dict[str, object]:

@@ -18,6 +18,7 @@ from wismo.bootstrap import Wismo, bootstrap
 from wismo.web import aggregator_routes, ingest_routes, shopify_routes, status_routes
 from wismo.web.batcher import GroupCommitter
 from wismo.web.deps import problem
+from wismo.web.metrics_routes import router as metrics_router
 
 
 def create_app(wismo: Wismo | None = None) -> FastAPI:
@@ -47,6 +48,7 @@ def create_app(wismo: Wismo | None = None) -> FastAPI:
     app.include_router(status_routes.router)
     app.include_router(aggregator_routes.router)
     app.include_router(shopify_routes.router)
+    app.include_router(metrics_router)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
