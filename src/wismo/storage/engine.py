@@ -33,7 +33,16 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         # mode if another writer got in between, instead of waiting its turn.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No server-side prepared statements: after five runs psycopg prepares a statement and
+    # PostgreSQL may then switch to a generic plan, which for `col = ANY($1)` lookups picked
+    # scans that grew with the table (ingestion slowed from 3,300 to 1,500 events/s).
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 def _sqlite_begin(conn: Connection) -> None:
