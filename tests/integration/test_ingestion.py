@@ -622,3 +622,21 @@ def test_partial_updates_keep_what_earlier_ones_gave(wismo: Wismo, store_id: int
         {"sms": True, "email": True},
     )
     assert tuple(reason) == ("too small", "closed")
+
+
+def test_carrier_history_older_than_the_shipment_record(wismo: Wismo, store_id: int) -> None:
+    """Scans from a couple of days before the shop recorded the shipment still reach it."""
+    ingest(
+        wismo,
+        store_id,
+        order_created("E1", placed_at=T0),
+        shipment_created("E1", "E1-A", created_at=T0 + timedelta(days=5), tracking_number="EARLY1"),
+    )
+    [r] = ingest(
+        wismo, store_id, tracking("picked_up", T0 + timedelta(days=3), tracking_number="EARLY1")
+    )
+    assert r.status == "processed"
+    far = ingest(
+        wismo, store_id, tracking("picked_up", T0 - timedelta(days=90), tracking_number="EARLY1")
+    )
+    assert far[0].status == "parked"  # months before: another parcel that had the number

@@ -30,6 +30,9 @@ from wismo.storage.tables import shipment_lines, shipments, unmapped_codes
 # scans, corrections); after this the number is free for the carrier to reuse.
 RECYCLE_AFTER = timedelta(days=60)
 LABEL_SLACK = timedelta(days=1)
+# How long before its shipment was recorded a carrier's first scans may be: a shop
+# records a fulfilment within hours of the label; anything older is an earlier parcel.
+PREDATES = timedelta(days=3)
 
 # IN lists are chunked below SQLite's bound-parameter limit and PostgreSQL's sweet spot.
 _CHUNK = 900
@@ -449,21 +452,25 @@ def _ref(row: Any) -> ShipmentRef:
 def _pick_current(rows: list[Any], carrier: str | None, occurred_at: datetime) -> Any | None:
     """The shipment a scan for this tracking number belongs to.
 
-    Carriers recycle numbers, so the number alone is not a key: the shipment must be of the
-    same carrier (when the source names one), must exist by the time of the scan (with a day
-    of slack for clocks and labels printed after the first scan), and must not have finished
-    long before it. Of those, the newest.
+    Carriers recycle numbers, so the number alone is not a key. Candidates must be of the
+    same carrier (when the source names one) and must not have finished long before the
+    scan. Of those, the newest one that existed at the scan's time (a day of slack for
+    clocks); if the scan predates them all (the carrier's history starts before the shop
+    recorded the shipment), the oldest one created within `PREDATES` after the scan.
     """
     wanted = carrier.lower() if carrier else None
-    live = []
+    existing, later = [], []
     for r in rows:  # (id, order_id, ref, carrier, number, milestone, status_at, created_at)
         created_at = bulk.read_instant(r[7])
         status_at = bulk.read_instant(r[6])
-        if wanted is not None and r[3] != wanted:
-            continue
-        if created_at is None or created_at - LABEL_SLACK > occurred_at:
+        if created_at is None or (wanted is not None and r[3] != wanted):
             continue
         if r[5] in FINAL_MILESTONES and status_at and occurred_at - status_at > RECYCLE_AFTER:
             continue
-        live.append((created_at, int(r[0]), r))
-    return max(live, key=lambda c: (c[0], c[1]))[2] if live else None
+        if created_at - LABEL_SLACK <= occurred_at:
+            existing.append((created_at, int(r[0]), r))
+        elif created_at - occurred_at <= PREDATES:
+            later.append((created_at, int(r[0]), r))
+    if existing:
+        return max(existing, key=lambda c: (c[0], c[1]))[2]
+    return min(later, key=lambda c: (c[0], c[1]))[2] if later else None
