@@ -386,7 +386,12 @@ _LOAD_STATES = (
 
 
 def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, ...]:
-    instant = (lambda v: v) if pg else bulk.sqlite_instant
+    if pg:
+        instant: Any = _same
+        milestone, reason = event.milestone.value, event.reason.value
+    else:
+        # sqlite3 binds a str subclass as text; psycopg would dump an Enum by its name.
+        instant, milestone, reason = bulk.sqlite_instant, event.milestone, event.reason
     loc = event.location
     location = (
         {
@@ -406,8 +411,8 @@ def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, .
     return (
         shipment_id,
         event.fingerprint,
-        event.milestone.value,
-        event.reason.value,
+        milestone,
+        reason,
         event.raw_code,
         event.mapped_by,
         event.description,
@@ -421,10 +426,14 @@ def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, .
 
 
 def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, ...]:
-    instant = (lambda v: v) if pg else bulk.sqlite_instant
+    if pg:
+        instant: Any = _same
+        milestone, reason = state.milestone.value, state.reason.value
+    else:
+        instant, milestone, reason = bulk.sqlite_instant, state.milestone, state.reason
     return (
-        state.milestone.value,
-        state.reason.value,
+        milestone,
+        reason,
         instant(state.status_at),
         instant(state.delivered_at),
         instant(state.last_event_at),
@@ -436,6 +445,10 @@ def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, .
         state.event_count,
         shipment_id,
     )
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _ref(row: Any) -> ShipmentRef:
