@@ -92,3 +92,50 @@ def test_db_upgrade_is_idempotent(env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0
     assert "revision 0001" in result.output
+
+
+def test_integrations_add_and_list_hide_secrets(env: str) -> None:
+    """`integrations add` stores an account; `list` never prints the secret."""
+    ok = runner.invoke(
+        app,
+        [
+            "integrations",
+            "add",
+            "easypost",
+            "--account",
+            "main",
+            "--store",
+            "acme",
+            "--secret",
+            "s3cr3t",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "/webhooks/easypost/main" in ok.output
+    carrier = runner.invoke(
+        app,
+        [
+            "integrations",
+            "add",
+            "carrier:ups",
+            "--account",
+            "A1",
+            "--store",
+            "acme",
+            "--credential",
+            "client_id=x",
+            "--credential",
+            "client_secret=y",
+        ],
+    )
+    assert carrier.exit_code == 0, carrier.output
+    listed = runner.invoke(app, ["integrations", "list", "--store", "acme"])
+    assert "easypost\tmain\tsecret=set" in listed.output
+    assert "credentials=client_id,client_secret" in listed.output
+    assert "s3cr3t" not in listed.output
+    assert "=y" not in listed.output
+    bad = runner.invoke(
+        app, ["integrations", "add", "carrier:nope", "--account", "x", "--store", "acme"]
+    )
+    assert bad.exit_code == 2
+    assert "unsupported carrier" in bad.output

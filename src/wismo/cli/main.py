@@ -16,6 +16,7 @@ import typer
 
 from wismo.bootstrap import Wismo, bootstrap
 from wismo.cli import carriers as carriers_cli
+from wismo.cli import integrations as integrations_cli
 from wismo.cli import poll as poll_cli
 from wismo.cli import shopify as shopify_cli
 from wismo.config import Settings
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(stores_app, name="stores")
 app.add_typer(carriers_cli.app, name="carriers")
+app.add_typer(integrations_cli.app, name="integrations")
 app.add_typer(shopify_cli.app, name="shopify")
 app.command("poll")(poll_cli.poll)
 carriers_cli.app.command("staleness")(poll_cli.staleness)
