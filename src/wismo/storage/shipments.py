@@ -90,56 +90,6 @@ def state_params(state: ShipmentState) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: Any) -> TrackingEvent:
-    loc = row.location
-    return TrackingEvent(
-        milestone=Milestone(row.milestone),
-        reason=Reason(row.reason),
-        occurred_at=row.occurred_at,
-        occurred_tz=row.occurred_tz,
-        source=row.source,
-        received_at=row.received_at,
-        raw_code=row.raw_code,
-        mapped_by=row.mapped_by,
-        description=row.description,
-        location=Location(**loc) if loc else None,
-        estimated_delivery_at=row.estimated_delivery_at,
-    )
-
-
-def event_params(shipment_id: int, event: TrackingEvent) -> dict[str, Any]:
-    loc = event.location
-    return {
-        "shipment_id": shipment_id,
-        "fingerprint": event.fingerprint,
-        "milestone": event.milestone.value,
-        "reason": event.reason.value,
-        "raw_code": event.raw_code,
-        "mapped_by": event.mapped_by,
-        "description": event.description,
-        "location": (
-            {
-                k: v
-                for k, v in (
-                    ("city", loc.city),
-                    ("region", loc.region),
-                    ("postal_code", loc.postal_code),
-                    ("country", loc.country),
-                    ("facility", loc.facility),
-                )
-                if v
-            }
-            if loc
-            else None
-        ),
-        "occurred_at": event.occurred_at,
-        "occurred_tz": event.occurred_tz,
-        "estimated_delivery_at": event.estimated_delivery_at,
-        "source": event.source,
-        "received_at": event.received_at,
-    }
-
-
 class SqlShipmentRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -392,22 +342,7 @@ def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, .
     else:
         # sqlite3 binds a str subclass as text; psycopg would dump an Enum by its name.
         instant, milestone, reason = bulk.sqlite_instant, event.milestone, event.reason
-    loc = event.location
-    location = (
-        {
-            k: v
-            for k, v in (
-                ("city", loc.city),
-                ("region", loc.region),
-                ("postal_code", loc.postal_code),
-                ("country", loc.country),
-                ("facility", loc.facility),
-            )
-            if v
-        }
-        if loc
-        else None
-    )
+    location = _location_json(event.location)
     return (
         shipment_id,
         event.fingerprint,
@@ -416,7 +351,7 @@ def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, .
         event.raw_code,
         event.mapped_by,
         event.description,
-        bulk.json_text(location),
+        location,
         instant(event.occurred_at),
         event.occurred_tz,
         instant(event.estimated_delivery_at),
@@ -445,6 +380,20 @@ def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, .
         state.event_count,
         shipment_id,
     )
+
+
+def _location_json(loc: Location | None) -> str | None:
+    """A scan's place as JSON text, without the fields the carrier left empty."""
+    if loc is None:
+        return None
+    fields = {
+        "city": loc.city,
+        "region": loc.region,
+        "postal_code": loc.postal_code,
+        "country": loc.country,
+        "facility": loc.facility,
+    }
+    return bulk.json_text({k: v for k, v in fields.items() if v})
 
 
 def _same(value: Any) -> Any:
