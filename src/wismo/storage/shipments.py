@@ -34,29 +34,6 @@ LABEL_SLACK = timedelta(days=1)
 # records a fulfilment within hours of the label; anything older is an earlier parcel.
 PREDATES = timedelta(days=3)
 
-# IN lists are chunked below SQLite's bound-parameter limit and PostgreSQL's sweet spot.
-_CHUNK = 900
-
-_STATE_COLUMNS = (
-    shipments.c.id,
-    shipments.c.milestone,
-    shipments.c.reason,
-    shipments.c.status_at,
-    shipments.c.delivered_at,
-    shipments.c.last_event_at,
-    shipments.c.last_event_tz,
-    shipments.c.last_location,
-    shipments.c.last_description,
-    shipments.c.carrier_eta_at,
-    shipments.c.carrier_eta_set_at,
-    shipments.c.event_count,
-)
-
-
-def _chunks(values: Collection[Any]) -> list[list[Any]]:
-    items = list(values)
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
 
 def state_from_row(row: Any) -> ShipmentState:
     return ShipmentState(
