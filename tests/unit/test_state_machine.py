@@ -13,6 +13,8 @@ from wismo.domain.milestones import PHASE, Milestone, Phase, Reason
 from wismo.domain.model import Location, TrackingEvent
 from wismo.domain.status import (
     ShipmentState,
+    absorb_late,
+    absorbs_late,
     apply,
     can_apply_incrementally,
     fold,
@@ -192,7 +194,8 @@ def test_fold_is_independent_of_arrival_order_and_duplicates(
 def test_incremental_path_equals_full_fold(
     spec: list[tuple[Milestone, int, Reason]], rnd: random.Random
 ) -> None:
-    """Arrival-order processing (apply when newer, refold when late) equals a full fold."""
+    """Arrival-order processing (apply when newer, absorb a harmless late scan, refold
+    otherwise) equals a full fold."""
     events = [ev(m, h, r, code=f"{m.value}{r.value}") for m, h, r in spec]
     rnd.shuffle(events)
     seen: dict[str, TrackingEvent] = {}
@@ -203,6 +206,8 @@ def test_incremental_path_equals_full_fold(
         seen[event.fingerprint] = event
         if can_apply_incrementally(state, event):
             state = apply(state, event)
+        elif absorbs_late(state, event):
+            state = absorb_late(state, event)
         else:
             state = fold(seen.values())
     assert state == fold(events)
@@ -265,3 +270,46 @@ def test_cancelled_order_summary() -> None:
         shipped_quantity=1,
     )
     assert summary.milestone is Milestone.CANCELLED
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SHIPMENT_MILESTONES),
+            st.integers(min_value=0, max_value=40),
+            st.none() | st.integers(min_value=1, max_value=9),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_absorbing_late_scans_with_estimates_equals_full_fold(
+    spec: list[tuple[Milestone, int, int | None]], rnd: random.Random
+) -> None:
+    """Late scans carrying carrier estimates are absorbed only when the fold agrees."""
+    events = [
+        TrackingEvent(
+            m,
+            T0 + timedelta(hours=h),
+            "test",
+            T0,
+            raw_code=f"{m.value}{h}{i}",
+            location=Location(city=f"City{h}"),
+            estimated_delivery_at=T0 + timedelta(days=eta) if eta else None,
+        )
+        for i, (m, h, eta) in enumerate(spec)
+    ]
+    rnd.shuffle(events)
+    seen: dict[str, TrackingEvent] = {}
+    state = ShipmentState()
+    for event in events:
+        seen[event.fingerprint] = event
+        if can_apply_incrementally(state, event):
+            state = apply(state, event)
+        elif absorbs_late(state, event):
+            state = absorb_late(state, event)
+        else:
+            state = fold(seen.values())
+    assert state == fold(events)

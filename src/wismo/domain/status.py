@@ -145,6 +145,53 @@ def can_apply_incrementally(state: ShipmentState, event: TrackingEvent) -> bool:
     return state.last_event_at is None or event.occurred_at > state.last_event_at
 
 
+# Milestones whose late arrival can rewrite history through the reversal rules.
+_REWRITING = frozenset(
+    {Milestone.DELIVERED, Milestone.RETURNING_TO_SENDER, Milestone.RETURNED_TO_SENDER}
+)
+
+
+def absorbs_late(state: ShipmentState, event: TrackingEvent) -> bool:
+    """True when a late `event` cannot change the fold beyond counting it.
+
+    Holds when the event is older than the one that set the current status, of no later
+    phase than it, not one of the milestones the reversal rules treat specially, and older
+    than the carrier estimate already held (or carries none). Then the status event still
+    wins when the history is folded again, the last scan is still the latest one, and the
+    estimate is unchanged: the fold equals `state` with one more event. Saves reading and
+    folding the whole history for most late scans. A property test holds it to `fold`.
+    """
+    if state.status_at is None or not event.occurred_at < state.status_at:
+        return False
+    if event.milestone in _REWRITING or state.milestone in _REWRITING:
+        return False
+    if state.milestone is Milestone.CANCELLED or event.milestone is Milestone.CANCELLED:
+        return False
+    if PHASE[event.milestone] > PHASE[state.milestone]:
+        return False
+    # An estimate it carries is harmless only if a newer one is already held.
+    return event.estimated_delivery_at is None or (
+        state.carrier_eta_set_at is not None and event.occurred_at < state.carrier_eta_set_at
+    )
+
+
+def absorb_late(state: ShipmentState, event: TrackingEvent) -> ShipmentState:
+    """`state` after a late event for which `absorbs_late` holds."""
+    return ShipmentState(
+        milestone=state.milestone,
+        reason=state.reason,
+        status_at=state.status_at,
+        delivered_at=state.delivered_at,
+        last_event_at=state.last_event_at,
+        last_event_tz=state.last_event_tz,
+        last_location=state.last_location,
+        last_description=state.last_description,
+        carrier_eta_at=state.carrier_eta_at,
+        carrier_eta_set_at=state.carrier_eta_set_at,
+        event_count=state.event_count + 1,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
     """The order-level status derived from its shipments ("2 of 3 packages delivered")."""

@@ -35,7 +35,15 @@ from wismo.domain.commands import (
 )
 from wismo.domain.milestones import Milestone
 from wismo.domain.model import TrackingEvent, zone_label
-from wismo.domain.status import ShipmentState, apply, can_apply_incrementally, fold, sort_key
+from wismo.domain.status import (
+    ShipmentState,
+    absorb_late,
+    absorbs_late,
+    apply,
+    can_apply_incrementally,
+    fold,
+    sort_key,
+)
 from wismo.services.ports import (
     Clock,
     Inbound,
@@ -403,13 +411,21 @@ def record_events(
     refold: list[int] = []
     for shipment_id, events in fresh.items():
         events.sort(key=sort_key)
-        state = states.get(shipment_id, ShipmentState())
-        if not can_apply_incrementally(state, events[0]):
-            refold.append(shipment_id)
-            continue
+        state: ShipmentState | None = states.get(shipment_id, ShipmentState())
         for event in events:
-            state = apply(state, event)
-        changed[shipment_id] = state
+            assert state is not None
+            if can_apply_incrementally(state, event):
+                state = apply(state, event)
+            elif absorbs_late(state, event):
+                state = absorb_late(state, event)
+            else:
+                # The history must be folded again; it already holds this batch's scans.
+                state = None
+                break
+        if state is None:
+            refold.append(shipment_id)
+        else:
+            changed[shipment_id] = state
     if refold:
         for shipment_id, history in uow.shipments.load_events(refold).items():
             changed[shipment_id] = fold(history)
