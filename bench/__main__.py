@@ -34,6 +34,7 @@ REGISTRY: dict[str, Entry] = {
     "status": Entry("bench.status", "order-status answer by id on a filled database"),
     "http": Entry("bench.http", "single-event POST /v1/events against a uvicorn server"),
     "parse": Entry("bench.parse", "raw carrier responses to normalised scans and status"),
+    "edd": Entry("bench.edd", "delivery-date prediction walked forward over Olist orders"),
 }
 
 
