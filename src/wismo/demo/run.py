@@ -289,7 +289,9 @@ def _banner(demo: Demo, base: str, speed: float) -> None:
     if picks:
         number = picks[0][1]
         _say("  # the same answer on the command line (it uses the real clock, not the demo's)")
-        _say(f"  WISMO_DATABASE_URL=sqlite:///{demo.path} wismo status {number}")
+        # The command that started the demo, so the line works outside an activated venv.
+        wismo_cli = Path(sys.argv[0]).resolve() if sys.argv[0].endswith("wismo") else "wismo"
+        _say(f"  WISMO_DATABASE_URL=sqlite:///{demo.path} {wismo_cli} status {number}")
     _say()
     start = demo.sim.now.astimezone(zone(cat.STORE_ZONE))
     _say(
