@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wismo.cli.main import app
-from wismo.ingestion.carriers import classifier, registry
+from wismo.ingestion.carriers import registry
 from wismo.ingestion.carriers.base import CarrierError
-from wismo.ingestion.carriers.mapping import MappingError, canonical_code, table_for
+from wismo.ingestion.carriers.mapping import canonical_code, table_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carriers"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -29,21 +29,6 @@ RECEIVED = datetime(2025, 1, 1, tzinfo=UTC)
 CARRIERS = ("dhl_express", "dhl_universal", "dhl_parcel_de", "dpd", "laposte")
 
 runner = CliRunner()
-
-
-def _rules_problem() -> str | None:
-    try:
-        classifier.rules()
-    except MappingError as exc:
-        return str(exc)
-    return None
-
-
-RULES_PROBLEM = _rules_problem()
-needs_message_rules = pytest.mark.skipif(
-    RULES_PROBLEM is not None,
-    reason=f"codes/_messages.csv does not load, so no message can decide: {RULES_PROBLEM}",
-)
 
 
 def report(carrier: str, body: bytes) -> dict[str, Any]:
@@ -128,7 +113,6 @@ def test_dhl_express_pieces_events_when_the_shipment_has_none() -> None:
     assert result["status"] == "delivered"
 
 
-@needs_message_rules
 def test_dhl_express_unknown_code_is_decided_by_its_description() -> None:
     """A checkpoint code the table lacks falls back to the description."""
     data = orjson.loads((FIXTURES / "dhl_express" / "delivered.json").read_bytes())
@@ -192,7 +176,6 @@ def test_dhl_universal_coarse_code_decides_an_unreadable_text() -> None:
     assert result["events"][0]["occurred_at"] == "2024-03-01T10:00:00+01:00"  # parcel-nl home
 
 
-@needs_message_rules
 def test_dhl_universal_text_refines_the_coarse_code_within_it() -> None:
     """A "transit" text saying out for delivery wins; one saying delivered does not."""
     body = {
