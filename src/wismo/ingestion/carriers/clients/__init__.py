@@ -20,10 +20,16 @@ import httpx
 
 from wismo.ingestion.carriers import registry
 from wismo.ingestion.carriers.base import CarrierError, Tracking
+from wismo.ingestion.carriers.clients.australiapost import AustraliaPostClient
 from wismo.ingestion.carriers.clients.base import CarrierClient, HttpCarrierError
+from wismo.ingestion.carriers.clients.canadapost import CanadaPostClient
 from wismo.ingestion.carriers.clients.dhl_express import DhlExpressClient
 from wismo.ingestion.carriers.clients.dhl_universal import DhlUnifiedClient
+from wismo.ingestion.carriers.clients.dpd import DpdClient
 from wismo.ingestion.carriers.clients.fedex import FedexClient
+from wismo.ingestion.carriers.clients.gls import GlsClient
+from wismo.ingestion.carriers.clients.laposte import LaPosteClient
+from wismo.ingestion.carriers.clients.royalmail import RoyalMailClient
 from wismo.ingestion.carriers.clients.ups import UpsClient
 from wismo.ingestion.carriers.clients.usps import UspsClient
 from wismo.services.ports import CarrierAccount, Fetched, FetchFailed
@@ -32,7 +38,20 @@ __all__ = ["CLIENTS", "CarrierClient", "HttpCarrierError", "HttpTrackingFetcher"
 
 # By the carrier name shipments and integrations use (the parser's NAME).
 CLIENTS: dict[str, type[CarrierClient]] = {
-    c.NAME: c for c in (UpsClient, FedexClient, UspsClient, DhlUnifiedClient, DhlExpressClient)
+    c.NAME: c
+    for c in (
+        UpsClient,
+        FedexClient,
+        UspsClient,
+        DhlUnifiedClient,
+        DhlExpressClient,
+        CanadaPostClient,
+        RoyalMailClient,
+        AustraliaPostClient,
+        LaPosteClient,
+        GlsClient,
+        DpdClient,
+    )
 }
 
 
