@@ -25,7 +25,7 @@ from wismo.ingestion.aggregators.common import load_object
 from wismo.services.ports import Inbound
 from wismo.storage.integrations import Integration, find_integration
 from wismo.web.batcher import GroupCommitter
-from wismo.web.deps import CommitterDep, WismoDep, json_response, problem
+from wismo.web.deps import CommitterDep, WismoDep, json_response, problem, result_body
 from wismo.web.ingest_routes import read_body
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,7 @@ async def _receive(
     except Exception:
         log.exception("%s webhook ingestion failed", provider)
         return problem(503, "storage unavailable; retry later", {"Retry-After": "5"})
-    content: dict[str, Any] = {"status": result.status, "inbox_id": result.inbox_id}
-    if result.event_id is not None:
-        content["id"] = result.event_id
-    if result.waiting_for:
-        content["waiting_for"] = result.waiting_for
-    if result.errors:
-        content["errors"] = result.errors
-    return json_response(content, 200)
+    return json_response(result_body(result), 200)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from wismo.bootstrap import Wismo
 from wismo.services.access import Principal, Scope
+from wismo.services.ingest import IngestResult
 from wismo.web.batcher import GroupCommitter
 
 
@@ -78,3 +79,15 @@ def problem(status_code: int, detail: Any, headers: dict[str, str] | None = None
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
+
+
+def result_body(r: IngestResult) -> dict[str, Any]:
+    """What a sender is told about one payload (every ingestion route answers alike)."""
+    body: dict[str, Any] = {"status": r.status, "inbox_id": r.inbox_id}
+    if r.event_id is not None:
+        body["id"] = r.event_id
+    if r.waiting_for:
+        body["waiting_for"] = r.waiting_for
+    if r.errors:
+        body["errors"] = r.errors
+    return body

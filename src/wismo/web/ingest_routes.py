@@ -4,32 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from wismo.services.ingest import IngestResult
 from wismo.storage.inbox import SqlInbox
-from wismo.web.deps import CommitterDep, WismoDep, Writer, json_response, problem
+from wismo.web.deps import (
+    CommitterDep,
+    WismoDep,
+    Writer,
+    json_response,
+    problem,
+    result_body,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingestion"])
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 INBOX_STATUSES = {"dead", "parked", "processed", "received"}
-
-
-def _result_body(r: IngestResult) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": r.status, "inbox_id": r.inbox_id}
-    if r.event_id is not None:
-        body["id"] = r.event_id
-    if r.waiting_for:
-        body["waiting_for"] = r.waiting_for
-    if r.errors:
-        body["errors"] = r.errors
-    return body
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -70,7 +64,7 @@ async def post_event(request: Request, p: Writer, w: WismoDep, c: CommitterDep) 
         log.exception("ingestion failed")
         return problem(503, "storage unavailable; retry later", {"Retry-After": "5"})
     code = {"rejected": 422, "duplicate": 200}.get(result.status, 202)
-    return json_response(_result_body(result), code)
+    return json_response(result_body(result), code)
 
 
 @router.post(
@@ -97,7 +91,7 @@ async def post_batch(request: Request, p: Writer, w: WismoDep) -> Response:
     return json_response(
         {
             "counts": counts,
-            "results": [{"line": i + 1, **_result_body(r)} for i, r in enumerate(results)],
+            "results": [{"line": i + 1, **result_body(r)} for i, r in enumerate(results)],
         }
     )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,7 +76,7 @@ def retry_after(response: httpx.Response, now: datetime | None = None) -> float 
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
-class CarrierClient:
+class CarrierClient(ABC):
     """One carrier account's tracking client. Subclasses set NAME (the parser's name),
     DEFAULT_BASE_URL and `track`."""
 
@@ -104,9 +105,9 @@ class CarrierClient:
             float(timeout) if isinstance(timeout, int | float | str) and timeout else None
         )
 
+    @abstractmethod
     def track(self, tracking_number: str) -> bytes:
         """The raw tracking response for one number."""
-        raise NotImplementedError
 
     def credential(self, *names: str) -> str:
         """The first of `names` present in the integration's credentials."""

@@ -153,7 +153,7 @@ def _estimate(item: dict[str, Any]) -> datetime | None:
             try:
                 return parse_instant(str(item[field]), destination, _HOME_ZONE)[0]
             except ValueError:
-                pass
+                continue  # a malformed timestamp: the date fields below may still say
     for day_field, clock_field in (
         ("expectedDeliveryDate", "expectedDeliveryTime"),
         ("predictedDeliveryDate", "predictedDeliveryWindowEndTime"),
