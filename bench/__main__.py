@@ -35,6 +35,7 @@ REGISTRY: dict[str, Entry] = {
     "http": Entry("bench.http", "single-event POST /v1/events against a uvicorn server"),
     "parse": Entry("bench.parse", "raw carrier responses to normalised scans and status"),
     "edd": Entry("bench.edd", "delivery-date prediction walked forward over Olist orders"),
+    "sweep": Entry("bench.sweep", "one sweep of the due shipments among many open ones"),
 }
 
 

@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, select
 
 from wismo.config import Settings
+from wismo.domain.exceptions import ThresholdRules
+from wismo.domain.promise import parse_preference
 from wismo.ingestion.aggregators import aftership, easypost, shippo
 from wismo.ingestion.canonical import CanonicalParser
 from wismo.ingestion.carriers.clients import HttpTrackingFetcher
@@ -24,10 +28,12 @@ from wismo.services.ingest import Ingestor
 from wismo.services.polling import Poller, StalenessReport
 from wismo.services.ports import TrackingFetcher
 from wismo.services.status import StatusService
+from wismo.services.sweep import Sweeper
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
 from wismo.storage.polling import SqlPolling
 from wismo.storage.stores import KeyVerifier
+from wismo.storage.sweep import SqlSweepRepository
 from wismo.storage.tables import order_lines, orders, returns, stores
 from wismo.storage.uow import SqlUnitOfWorkFactory
 
@@ -99,7 +105,7 @@ def bootstrap(
         uow_factory=uow_factory,
         ingestor=Ingestor(uow_factory, parsers, clock),
         parsers=parsers,
-        status=StatusService(uow_factory, clock),
+        status=StatusService(uow_factory, clock, parse_preference(settings.estimate_preference)),
         keys=KeyVerifier(engine),
         clock=clock,
     )
@@ -113,6 +119,37 @@ def make_poller(w: Wismo, fetcher: TrackingFetcher | None = None) -> Poller:
         w.ingestor,
         w.uow_factory,
         w.clock,
+    )
+
+
+def exception_thresholds(text: str) -> ThresholdRules:
+    """Thresholds from a JSON object or the path of a JSON file; ValueError says what is
+    wrong (a bad key, an unreadable file) so entry points can print it."""
+    text = text.strip()
+    if not text:
+        return ThresholdRules.from_config({})
+    if not text.startswith("{"):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"WISMO_EXCEPTION_THRESHOLDS: cannot read {text}: {exc}") from None
+    try:
+        config = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"WISMO_EXCEPTION_THRESHOLDS: not JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError("WISMO_EXCEPTION_THRESHOLDS: must be a JSON object")
+    return ThresholdRules.from_config(config)
+
+
+def make_sweeper(w: Wismo, *, batch_size: int = 2_000) -> Sweeper:
+    """The sweeper over this Wismo's database, with the configured rules."""
+    return Sweeper(
+        SqlSweepRepository(w.engine),
+        w.clock,
+        thresholds=exception_thresholds(w.settings.exception_thresholds),
+        preference=parse_preference(w.settings.estimate_preference),
+        batch_size=batch_size,
     )
 
 

@@ -20,6 +20,11 @@ class Settings:
     # burst of webhooks costs one commit, not one each.
     group_commit_ms: float = 2.0
     group_commit_max: int = 500
+    # Which delivery estimate customers see, first usable wins (`wismo.domain.promise`).
+    estimate_preference: str = "carrier,wismo,merchant_promise"
+    # Exception thresholds per carrier and service: a JSON object, or a path to a JSON
+    # file (`docs/delivery-estimates.md`). Empty: the defaults.
+    exception_thresholds: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -30,4 +35,6 @@ class Settings:
             max_batch_bytes=int(env.get("WISMO_MAX_BATCH_BYTES", cls.max_batch_bytes)),
             max_batch_lines=int(env.get("WISMO_MAX_BATCH_LINES", cls.max_batch_lines)),
             group_commit_ms=float(env.get("WISMO_GROUP_COMMIT_MS", cls.group_commit_ms)),
+            estimate_preference=env.get("WISMO_ESTIMATE_PREFERENCE", cls.estimate_preference),
+            exception_thresholds=env.get("WISMO_EXCEPTION_THRESHOLDS", ""),
         )

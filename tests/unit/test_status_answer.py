@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from wismo.domain.milestones import Milestone, Reason
 from wismo.domain.model import Order, OrderLine, ShipmentLine
+from wismo.domain.promise import Predicted
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import OrderView, ShipmentRef, ShipmentView
 from wismo.services.status import build_answer
@@ -111,3 +113,35 @@ def test_last_scan_shown_in_the_carriers_offset() -> None:
     scan = build_answer(view(state), NOW).packages[0].last_scan
     assert scan is not None
     assert scan.at.isoformat() == "2026-11-20T11:00:00+01:00"
+
+
+def test_wismo_window_predicted_late_and_current_findings() -> None:
+    """Wismo's window is shown with its confidence; a likely day after the promise says
+    "predicted late" before it is late; the sweeper's current findings become the problem."""
+    base = view(ShipmentState(Milestone.IN_TRANSIT), promised_to=date(2026, 11, 26))
+    [shipment] = base.shipments
+    predicted = Predicted(date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 30), 0.8, "lane")
+    shipped = replace(
+        shipment,
+        predicted=predicted,
+        open_findings=("no_scan_in_transit", "predicted_late"),
+        first_estimate_on=date(2026, 11, 25),
+        first_estimate_source="wismo",
+    )
+    answer = build_answer(replace(base, shipments=(shipped,)), NOW)
+    assert answer.estimate is not None
+    assert (answer.estimate.source, answer.estimate.likely_on) == ("wismo", date(2026, 11, 27))
+    assert (answer.estimate.from_on, answer.estimate.to_on) == (
+        date(2026, 11, 26),
+        date(2026, 11, 30),
+    )
+    assert answer.estimate.confidence == 0.8
+    assert not answer.late
+    assert answer.predicted_late
+    [package] = answer.packages
+    assert package.first_estimate is not None
+    assert package.first_estimate.to_on == date(2026, 11, 25)
+    assert [a.code for a in package.alerts] == ["no_scan_in_transit", "predicted_late"]
+    assert answer.problem is not None
+    assert answer.problem.code == "no_scan_in_transit"
+    assert "UPS has not scanned the parcel" in answer.problem.text

@@ -43,6 +43,7 @@ app.add_typer(carriers_cli.app, name="carriers")
 app.add_typer(integrations_cli.app, name="integrations")
 app.add_typer(shopify_cli.app, name="shopify")
 app.command("poll")(poll_cli.poll)
+app.command("sweep")(poll_cli.sweep)
 carriers_cli.app.command("staleness")(poll_cli.staleness)
 
 StoreOpt = Annotated[
@@ -234,9 +235,14 @@ def render_text(a: OrderStatusAnswer) -> str:
             if a.estimate.from_on
             else (f"by {a.estimate.to_on}")
         )
-        out.append(
-            f"  Expected {window} (source: {a.estimate.source})" + ("  LATE" if a.late else "")
+        likely = (
+            f", most likely {a.estimate.likely_on}"
+            if a.estimate.likely_on and a.estimate.from_on
+            else ""
         )
+        share = f", {round(a.estimate.confidence * 100)}% likely" if a.estimate.confidence else ""
+        flag = "  LATE" if a.late else ("  PREDICTED LATE" if a.predicted_late else "")
+        out.append(f"  Expected {window}{likely}{share} (source: {a.estimate.source}){flag}")
     if a.problem:
         out.append(f"  Problem: {a.problem.text} Next: {a.problem.next_step or '-'}")
     for i, p in enumerate(a.packages, 1):
@@ -244,6 +250,8 @@ def render_text(a: OrderStatusAnswer) -> str:
         items = ", ".join(f"{it.quantity} x {it.title}" for it in p.contents)
         if items:
             out.append(f"    contains {items}")
+        for alert in p.alerts:
+            out.append(f"    found: {alert.text}")
         if p.last_scan:
             where = f" at {p.last_scan.location}" if p.last_scan.location else ""
             out.append(

@@ -6,12 +6,13 @@ Registered on the main app and on `wismo carriers` by `wismo.cli.main`.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import orjson
 import typer
 
-from wismo.bootstrap import Wismo, bootstrap, make_poller, staleness_report
+from wismo.bootstrap import Wismo, bootstrap, make_poller, make_sweeper, staleness_report
 from wismo.config import Settings
 from wismo.services.polling import PollReport
 from wismo.storage import stores as store_db
@@ -60,6 +61,39 @@ def poll(
             show(poller.run_once(batch))
         else:
             poller.run(batch=batch, idle=idle, rounds=rounds, on_report=show)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        w.close()
+
+
+def sweep(
+    once: Annotated[bool, typer.Option("--once", help="Sweep once and stop.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Shipments checked per sweep.")] = 10_000,
+    idle: Annotated[
+        float, typer.Option(min=0.0, help="Seconds to rest when nothing is due.")
+    ] = 5.0,
+) -> None:
+    """Re-forecast deliveries and look for problems (stuck labels, stalled or late parcels,
+    slipped estimates) on shipments that are due. Several sweepers may run on PostgreSQL."""
+    w = _wismo()
+    try:
+        sweeper = make_sweeper(w)
+    except ValueError as exc:
+        w.close()
+        raise _fail(str(exc)) from None
+    try:
+        while True:
+            report = sweeper.sweep(limit)
+            if report.checked or once:
+                typer.echo(
+                    f"checked={report.checked} findings={report.findings}"
+                    f" revisions={report.revisions} seconds={report.seconds:.2f}"
+                )
+            if once:
+                break
+            if report.checked < limit:
+                time.sleep(idle)
     except KeyboardInterrupt:
         typer.echo("stopped")
     finally:

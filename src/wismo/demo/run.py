@@ -19,7 +19,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from wismo.bootstrap import Wismo, bootstrap
+from wismo.bootstrap import Wismo, bootstrap, make_sweeper
 from wismo.config import Settings
 from wismo.demo import catalog as cat
 from wismo.demo.simulator import SimEvent, Simulation
@@ -28,6 +28,7 @@ from wismo.domain.milestones import Milestone
 from wismo.services.access import Scope
 from wismo.services.ingest import IngestResult
 from wismo.services.status import OrderStatusAnswer
+from wismo.services.sweep import Sweeper, SweepReport
 from wismo.storage import stores
 from wismo.web.app import create_app
 
@@ -64,6 +65,8 @@ class Demo:
     build_seconds: float
     history: int
     outcomes: Counter[str]
+    sweeper: Sweeper
+    swept: SweepReport
 
 
 def build(
@@ -93,19 +96,37 @@ def build(
     for i in range(0, len(history), BATCH):
         results = wismo.ingestor.ingest(store_id, history[i : i + BATCH])
         outcomes.update(r.status for r in results)
+    # The estimates and the problems found are part of what the demo shows from the start.
+    sweeper = make_sweeper(wismo)
+    swept = sweeper.sweep(limit=1_000_000)
     seconds = time.perf_counter() - started
     return Demo(
-        wismo, store_id, read.token, write.token, sim, path, seconds, len(history), outcomes
+        wismo,
+        store_id,
+        read.token,
+        write.token,
+        sim,
+        path,
+        seconds,
+        len(history),
+        outcomes,
+        sweeper,
+        swept,
     )
 
 
 def feed(demo: Demo, until: datetime) -> str | None:
     """Ingest what the simulation has due by `until`; one line saying what happened."""
     events = demo.sim.due_events(until)
-    if not events:
+    results = demo.wismo.ingestor.ingest(demo.store_id, [e.body for e in events]) if events else []
+    swept = demo.sweeper.sweep()
+    if not events and not swept.findings:
         return None
-    results = demo.wismo.ingestor.ingest(demo.store_id, [e.body for e in events])
-    return describe_batch(until, events, results)
+    line = describe_batch(until, events, results) if events else ""
+    if swept.findings:
+        found = "problem" if swept.findings == 1 else "problems"
+        line += f"{'; ' if line else ''}sweeper: {swept.findings} {found} found"
+    return line
 
 
 def describe_batch(
@@ -238,7 +259,8 @@ def _serve_and_feed(
         f"Built {demo.path} in {demo.build_seconds:.1f} s: {len(demo.sim.orders)} orders, "
         f"{demo.history} events ({o['processed']} applied, {o['duplicate']} duplicates "
         f"absorbed, {o['parked']} waited for their shipment, "
-        f"{o['rejected'] + o['failed']} rejected)"
+        f"{o['rejected'] + o['failed']} rejected); the sweeper checked "
+        f"{demo.swept.checked} shipments and found {demo.swept.findings} problems"
     )
     base = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(

@@ -192,6 +192,26 @@ def absorb_late(state: ShipmentState, event: TrackingEvent) -> ShipmentState:
     )
 
 
+def with_estimate(state: ShipmentState, event: TrackingEvent) -> ShipmentState:
+    """`state` after a scan it already holds came back with another carrier estimate.
+
+    The fold takes the estimate of the latest scan that carries one, so when `event` is that
+    scan (or a later one), the fold over the history with the revised scan is this state."""
+    return ShipmentState(
+        milestone=state.milestone,
+        reason=state.reason,
+        status_at=state.status_at,
+        delivered_at=state.delivered_at,
+        last_event_at=state.last_event_at,
+        last_event_tz=state.last_event_tz,
+        last_location=state.last_location,
+        last_description=state.last_description,
+        carrier_eta_at=event.estimated_delivery_at,
+        carrier_eta_set_at=event.occurred_at,
+        event_count=state.event_count,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
     """The order-level status derived from its shipments ("2 of 3 packages delivered")."""

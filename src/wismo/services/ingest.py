@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from wismo.domain.commands import (
     CancelOrder,
@@ -43,6 +44,7 @@ from wismo.domain.status import (
     can_apply_incrementally,
     fold,
     sort_key,
+    with_estimate,
 )
 from wismo.services.ports import (
     Clock,
@@ -402,12 +404,23 @@ def record_events(
     states = uow.shipments.load_states({shipment_id for shipment_id, _ in resolved})
     inserted = uow.shipments.add_events(resolved)
     fresh: dict[int, list[TrackingEvent]] = defaultdict(list)
+    changed: dict[int, ShipmentState] = {}
+    revised: list[tuple[int, str, datetime]] = []
     for shipment_id, event in resolved:
         if (shipment_id, event.fingerprint) in inserted:
             fresh[shipment_id].append(event)
-    if not fresh:
+        elif event.estimated_delivery_at is not None:
+            # A carrier revises its estimate without a new scan: the same scan comes back
+            # with another date. Keep the new date, or the customer sees a stale one.
+            held = states.get(shipment_id)
+            if held is not None and _revises_estimate(held, event):
+                states[shipment_id] = changed[shipment_id] = with_estimate(held, event)
+                revised.append((shipment_id, event.fingerprint, event.estimated_delivery_at))
+    if revised:
+        # The stored scan carries the new date too, so a later full fold agrees.
+        uow.shipments.revise_estimates(revised)
+    if not fresh and not changed:
         return []
-    changed: dict[int, ShipmentState] = {}
     refold: list[int] = []
     for shipment_id, events in fresh.items():
         events.sort(key=sort_key)
@@ -429,5 +442,14 @@ def record_events(
     if refold:
         for shipment_id, history in uow.shipments.load_events(refold).items():
             changed[shipment_id] = fold(history)
-    uow.shipments.save_states(changed)
+    # A changed shipment is due for the sweeper now: its forecast and checks follow the scan.
+    due = max(event.received_at for _, event in resolved)
+    uow.shipments.save_states(changed, due=due)
     return [(sid, event) for sid, events in fresh.items() for event in events]
+
+
+def _revises_estimate(state: ShipmentState, event: TrackingEvent) -> bool:
+    """The scan is the one the held estimate came from (or a later one) and gives a new date."""
+    return event.estimated_delivery_at != state.carrier_eta_at and (
+        state.carrier_eta_set_at is None or event.occurred_at >= state.carrier_eta_set_at
+    )

@@ -8,8 +8,9 @@ with peak-season volume: one round trip per event would not.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from wismo.domain.commands import (
@@ -28,6 +29,7 @@ from wismo.domain.model import (
     ShipmentLine,
     TrackingEvent,
 )
+from wismo.domain.promise import Predicted, Shown
 from wismo.domain.status import ShipmentState
 
 
@@ -54,6 +56,10 @@ class ShipmentView:
     lines: tuple[ShipmentLine, ...]
     service_level: str | None
     created_at: datetime
+    predicted: Predicted | None = None  # Wismo's forecast as of the last sweep
+    first_estimate_on: date | None = None
+    first_estimate_source: str | None = None
+    open_findings: tuple[str, ...] = ()  # what the last sweep found, still current
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,13 @@ class ShipmentRepository(Protocol):
         """Insert events not stored yet; return the (shipment id, fingerprint) inserted."""
         ...
 
-    def save_states(self, states: Mapping[int, ShipmentState]) -> None: ...
+    def save_states(self, states: Mapping[int, ShipmentState], due: datetime | None) -> None:
+        """Store states; `due` brings each shipment's next sweeper check forward to it."""
+        ...
+
+    def revise_estimates(self, revised: Sequence[tuple[int, str, datetime]]) -> None:
+        """Give stored scans (shipment id, fingerprint) a new carrier estimate."""
+        ...
 
     def note_unmapped(self, codes: Sequence[tuple[str, str, str | None]], now: datetime) -> None:
         """Count carrier codes (carrier, code, message) no table knew."""
@@ -338,3 +350,109 @@ class PollingRepository(Protocol):
     def open_shipments(self, store_id: int | None) -> list[tuple[str, datetime, datetime | None]]:
         """(carrier, created_at, refreshed_at) of every shipment not finished."""
         ...
+
+
+# --- Sweeper: time-based checks and re-forecasts (`wismo.services.sweep`) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class DueShipment:
+    """A shipment due for a check, with what the checks and the forecast read."""
+
+    id: int
+    store_id: int
+    order_id: int
+    carrier: str
+    service_level: str | None
+    origin_region: str | None
+    state: ShipmentState
+    created_at: datetime
+    handed_over_at: datetime | None
+    carrier_eta_seen_on: date | None
+    predicted: Predicted | None
+    estimate_on: date | None
+    estimate_source: str | None
+    first_estimate_on: date | None
+    open_findings: tuple[str, ...]
+    placed_at: datetime
+    promised_from_on: date | None
+    promised_to_on: date | None
+    cancelled: bool
+    country: str | None  # destination
+    region: str | None  # destination region (state, province)
+    zone: str  # the customer's time zone, else the store's
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """Something Wismo found out about a shipment: an exception or an estimate revision."""
+
+    store_id: int
+    order_id: int
+    shipment_id: int
+    kind: str  # exception | estimate_revised
+    code: str
+    reason: str
+    detail: Mapping[str, str]
+    key: str  # one occurrence: recording the same key twice keeps one row
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    shipment_id: int
+    next_check_at: datetime | None
+    handed_over_at: datetime | None
+    predicted: Predicted | None
+    predicted_at: datetime
+    carrier_eta_seen_on: date | None
+    shown: Shown | None
+    open_findings: tuple[str, ...]
+    timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivered shipment, as the delivery-time model learns from it."""
+
+    shipment_id: int
+    carrier: str
+    service_level: str | None
+    origin_region: str | None
+    country: str | None
+    region: str | None
+    placed_at: datetime
+    handed_over_at: datetime | None
+    delivered_at: datetime
+    zone: str  # the customer's time zone, else the store's
+
+
+class SweepBatch(Protocol):
+    """One transaction of the sweeper; the claimed rows stay locked until `commit`."""
+
+    def due(self, now: datetime, limit: int) -> list[DueShipment]: ...
+
+    def siblings(self, order_ids: Collection[int]) -> dict[int, list[tuple[int, datetime | None]]]:
+        """Per order: (shipment id, delivered_at) of its shipments that are not cancelled."""
+        ...
+
+    def handovers(self, shipment_ids: Collection[int]) -> dict[int, datetime]:
+        """When each shipment got its first carrier scan (after the label), where it has."""
+        ...
+
+    def record(self, results: Sequence[CheckResult]) -> dict[str, int]:
+        """Store the results; returns how many timeline entries were new, per kind."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+class SweepRepository(Protocol):
+    def batch(self) -> AbstractContextManager[SweepBatch]: ...
+
+    def deliveries(self, store_id: int, after: datetime | None, limit: int) -> list[Delivery]:
+        """Delivered shipments of a store, oldest first: the `limit` most recent ones when
+        `after` is None, else those delivered after it."""
+        ...
+
+    def timeline(self, store_id: int, order_id: int) -> list[TimelineEntry]: ...

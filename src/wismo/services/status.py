@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wismo.domain.milestones import Milestone, Reason
 from wismo.domain.model import OrderLine, Refund, RefundMethod, RefundState, Return, ReturnState
+from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, choose
 from wismo.domain.status import OrderSummary, summarise_order
 from wismo.services.ports import Clock, OrderView, ShipmentView, UnitOfWorkFactory
 from wismo.services.wording import (
@@ -24,6 +26,7 @@ from wismo.services.wording import (
     RETURN_TEXT,
     SHORT_TEXT,
     STATUS_TEXT,
+    finding_text,
     next_step,
     problem_text,
 )
@@ -80,7 +83,9 @@ class Estimate:
 
     from_on: date | None
     to_on: date
-    source: str  # carrier | merchant_promise
+    source: str  # carrier | wismo | merchant_promise
+    likely_on: date | None = None  # the single most likely day, where there is one
+    confidence: float | None = None  # Wismo's windows: the share of parcels that land in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,9 @@ class Package:
     estimate: Estimate | None
     late: bool
     problem: Problem | None
+    predicted_late: bool = False  # not late yet, but expected after the promised date
+    first_estimate: Estimate | None = None  # the first date this package was shown with
+    alerts: tuple[Problem, ...] = ()  # what Wismo's own checks found, still current
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,7 @@ class OrderStatusAnswer:
     generated_at: datetime
     language: str = "en"
     time_zone: str = "UTC"
+    predicted_late: bool = False
 
 
 def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
@@ -174,7 +183,11 @@ def _local(moment: datetime, tz_label: str | None) -> datetime:
     return moment.astimezone(_zone(tz_label))
 
 
-def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
+def build_answer(
+    view: OrderView,
+    now: datetime,
+    preference: Sequence[EstimateSource] = DEFAULT_PREFERENCE,
+) -> OrderStatusAnswer:
     order = view.order
     customer_zone = view.customer.time_zone if view.customer else None
     zone = _zone(customer_zone, view.store_time_zone)
@@ -190,7 +203,7 @@ def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
     for s in live:
         for sl in s.lines:
             shipped[sl.line_ref] += sl.quantity
-    packages = tuple(_package(s, lines, promised, today, zone) for s in live)
+    packages = tuple(_package(s, lines, promised, today, zone, preference=preference) for s in live)
     ordered_qty = sum(ln.quantity for ln in order.lines)
     shipped_qty = sum(min(shipped[ref], ln.quantity) for ref, ln in lines.items())
     summary = summarise_order(
@@ -221,6 +234,9 @@ def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
         or bool(not_yet_shipped and promised and today > promised.to_on)
     )
     problem = next((p.problem for p in packages if p.problem), None)
+    predicted_late = (
+        order.cancelled_at is None and not late and any(p.predicted_late for p in packages)
+    )
     return OrderStatusAnswer(
         order_id=order.id or 0,
         order_number=order.order_number,
@@ -240,6 +256,7 @@ def build_answer(view: OrderView, now: datetime) -> OrderStatusAnswer:
         generated_at=now,
         language=(view.customer.language if view.customer and view.customer.language else "en"),
         time_zone=zone.key,
+        predicted_late=predicted_late,
     )
 
 
@@ -254,6 +271,8 @@ def _package(
     promised: Estimate | None,
     today: date,
     zone: ZoneInfo,
+    *,
+    preference: Sequence[EstimateSource],
 ) -> Package:
     st = s.state
     name = carrier_name(s.ref.carrier)
@@ -265,11 +284,19 @@ def _package(
     )
     delivered = st.milestone is Milestone.DELIVERED
     estimate = None
-    if not delivered and st.carrier_eta_at is not None:
-        eta_on = st.carrier_eta_at.astimezone(zone).date()
-        estimate = Estimate(None, eta_on, "carrier")
-    elif not delivered and promised is not None:
-        estimate = promised
+    if not delivered:
+        shown = choose(
+            preference,
+            today=today,
+            carrier_on=st.carrier_eta_at.astimezone(zone).date() if st.carrier_eta_at else None,
+            predicted=s.predicted,
+            promised_from_on=promised.from_on if promised else None,
+            promised_to_on=promised.to_on if promised else None,
+        )
+        if shown is not None:
+            estimate = Estimate(
+                shown.from_on, shown.to_on, shown.source.value, shown.likely_on, shown.confidence
+            )
     late = False
     if promised is not None:
         if delivered and st.delivered_at is not None:
@@ -283,6 +310,13 @@ def _package(
                 and estimate.source == "carrier"
                 and estimate.to_on > promised.to_on
             )
+    predicted_late = (
+        not late
+        and not delivered
+        and promised is not None
+        and s.predicted is not None
+        and s.predicted.likely_on > promised.to_on
+    )
     problem = None
     if st.has_problem:
         text = problem_text(st.milestone, st.reason)
@@ -292,6 +326,18 @@ def _package(
                 text=text,
                 next_step=next_step(st.milestone, st.reason, name),
             )
+    alerts = []
+    for code in s.open_findings:
+        worded = finding_text(code, name)
+        if worded is not None:
+            alerts.append(Problem(code=code, text=worded[0], next_step=worded[1]))
+    if problem is None and alerts:
+        problem = alerts[0]
+    first = (
+        Estimate(None, s.first_estimate_on, s.first_estimate_source or "", s.first_estimate_on)
+        if s.first_estimate_on
+        else None
+    )
     return Package(
         shipment_ref=s.ref.shipment_ref,
         carrier=s.ref.carrier,
@@ -307,6 +353,9 @@ def _package(
         estimate=estimate,
         late=late,
         problem=problem,
+        predicted_late=predicted_late,
+        first_estimate=first,
+        alerts=tuple(alerts),
     )
 
 
@@ -381,20 +430,26 @@ def _refund(r: Refund) -> RefundAnswer:
 class StatusService:
     """Reads the order-status answer by id, or by order number plus a matching contact."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        preference: Sequence[EstimateSource] = DEFAULT_PREFERENCE,
+    ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
+        self._preference = tuple(preference)
 
     def by_id(self, store_id: int, order_id: int) -> OrderStatusAnswer | None:
         with self._uow_factory(write=False) as uow:
             view = uow.orders.load_view(store_id, order_id)
-        return build_answer(view, self._now()) if view else None
+        return build_answer(view, self._now(), self._preference) if view else None
 
     def by_number(self, store_id: int, order_number: str) -> OrderStatusAnswer | None:
         with self._uow_factory(write=False) as uow:
             found = uow.orders.find_for_lookup(store_id, order_number)
             view = uow.orders.load_view(store_id, found[0]) if found else None
-        return build_answer(view, self._now()) if view else None
+        return build_answer(view, self._now(), self._preference) if view else None
 
     def lookup(
         self,
@@ -423,7 +478,7 @@ class StatusService:
             if not (ok and found):
                 return None
             view = uow.orders.load_view(store_id, order_id)
-        return build_answer(view, self._now()) if view else None
+        return build_answer(view, self._now(), self._preference) if view else None
 
     def _now(self) -> datetime:
         return self._clock()

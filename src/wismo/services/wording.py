@@ -139,3 +139,44 @@ def problem_text(milestone: Milestone, reason: Reason) -> str | None:
     if reason is not Reason.NONE:
         return PROBLEM_TEXT[reason]
     return MILESTONE_PROBLEM_TEXT.get(milestone)
+
+
+# What the sweeper found (`wismo.domain.exceptions.FindingCode` values), in plain words,
+# and what happens next. Findings that repeat the carrier's own status (failed attempt,
+# customs hold, returning) are worded by the status texts above instead.
+FINDING_TEXT: dict[str, tuple[str, str]] = {
+    "stuck_label_created": (
+        "The shipping label was created, but {carrier} has not scanned the parcel yet.",
+        "We have asked the warehouse to check that it was handed over; we will update you.",
+    ),
+    "no_scan_in_transit": (
+        "{carrier} has not scanned the parcel for a few working days.",
+        "Parcels often move without a scan; we are watching it and will tell you if it "
+        "needs attention.",
+    ),
+    "late": (
+        "The parcel has missed the delivery date we promised.",
+        "We are following it up with {carrier}; you do not need to do anything.",
+    ),
+    "predicted_late": (
+        "The parcel is likely to arrive after the date we promised.",
+        "We will keep you updated with the latest expected date.",
+    ),
+    "out_for_delivery_not_delivered": (
+        "The parcel was out for delivery today but has not been delivered.",
+        "{carrier} usually tries again on the next working day.",
+    ),
+    "split_stalled": (
+        "Another package of this order has arrived, but this one has not moved since.",
+        "We are checking with {carrier}; the rest of your order is still on its way.",
+    ),
+    "carrier_estimate_slipped": (
+        "{carrier} has moved the expected delivery date later.",
+        "The new expected date is shown above.",
+    ),
+}
+
+
+def finding_text(code: str, carrier: str) -> tuple[str, str] | None:
+    found = FINDING_TEXT.get(code)
+    return (found[0].format(carrier=carrier), found[1].format(carrier=carrier)) if found else None

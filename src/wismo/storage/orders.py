@@ -29,6 +29,7 @@ from wismo.domain.model import (
     ReturnState,
     ShipmentLine,
 )
+from wismo.domain.promise import Predicted
 from wismo.services.ports import OrderRef, OrderView, ShipmentRef, ShipmentView
 from wismo.storage.dialect import insert_for
 from wismo.storage.shipments import state_from_row
@@ -366,6 +367,10 @@ class SqlOrderRepository:
                 lines=tuple(lines_by_shipment[s.id]),
                 service_level=s.service_level,
                 created_at=s.created_at,
+                predicted=_predicted(s),
+                first_estimate_on=s.first_estimate_on,
+                first_estimate_source=s.first_estimate_source,
+                open_findings=tuple(s.open_findings or ()),
             )
             for s in ship_rows
         )
@@ -429,3 +434,15 @@ def _line(r: Any, currency: str) -> OrderLine:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _predicted(row: Any) -> Predicted | None:
+    if row.predicted_on is None:
+        return None
+    return Predicted(
+        from_on=row.predicted_from_on or row.predicted_on,
+        likely_on=row.predicted_on,
+        to_on=row.predicted_to_on or row.predicted_on,
+        confidence=float(row.predicted_confidence or 0.0),
+        basis=row.predicted_basis or "none",
+    )

@@ -113,6 +113,8 @@ class SqlShipmentRepository:
                 tracking_number=command.tracking_number,
                 origin_region=command.origin_region,
                 created_at=command.created_at,
+                # Due at once: the sweeper starts the forecast and the pre-transit checks.
+                next_check_at=command.created_at,
                 # The state comes from events only; the caller records "label created".
                 **state_params(ShipmentState()),
             )
@@ -240,7 +242,9 @@ class SqlShipmentRepository:
             )
         return {(int(r[0]), r[1]) for r in returned}
 
-    def save_states(self, states: Mapping[int, ShipmentState]) -> None:
+    def save_states(self, states: Mapping[int, ShipmentState], due: datetime | None) -> None:
+        """Store the states; `due` makes each shipment due for the sweeper (the earlier of
+        `due` and the check it already had), None leaves the schedule alone."""
         if not states:
             return
         conn = self._conn
@@ -253,19 +257,34 @@ class SqlShipmentRepository:
                 "UPDATE shipments AS s SET milestone = u.a, reason = u.b, status_at = u.c,"
                 " delivered_at = u.d, last_event_at = u.e, last_event_tz = u.f,"
                 " last_location = u.g, last_description = u.h, carrier_eta_at = u.i,"
-                " carrier_eta_set_at = u.j, event_count = u.k FROM unnest("
+                " carrier_eta_set_at = u.j, event_count = u.k,"
+                " next_check_at = LEAST(s.next_check_at, %b::timestamptz) FROM unnest("
                 "%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
                 " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],"
                 " %b::timestamptz[], %b::int[], %b::bigint[])"
                 " AS u(a, b, c, d, e, f, g, h, i, j, k, id) WHERE s.id = u.id",
-                tuple(list(c) for c in columns),
+                (due, *(list(c) for c in columns)),
             )
             return
+        due_text = bulk.sqlite_instant(due)
         conn.exec_driver_sql(
-            "UPDATE shipments SET milestone = ?, reason = ?, status_at = ?, delivered_at = ?,"
-            " last_event_at = ?, last_event_tz = ?, last_location = ?, last_description = ?,"
-            " carrier_eta_at = ?, carrier_eta_set_at = ?, event_count = ? WHERE id = ?",
-            [_state_row(state, sid, False) for sid, state in states.items()],
+            _SAVE_STATES_SQLITE,
+            [_state_row(state, sid, False, due_text) for sid, state in states.items()],
+        )
+
+    def revise_estimates(self, revised: Sequence[tuple[int, str, datetime]]) -> None:
+        """Give stored scans (shipment id, fingerprint) the carrier's new estimate."""
+        pg = bulk.is_postgres(self._conn)
+        self._conn.exec_driver_sql(
+            "UPDATE tracking_events SET estimated_delivery_at = %(eta)s"
+            " WHERE shipment_id = %(sid)s AND fingerprint = %(fp)s"
+            if pg
+            else "UPDATE tracking_events SET estimated_delivery_at = :eta"
+            " WHERE shipment_id = :sid AND fingerprint = :fp",
+            [
+                {"sid": sid, "fp": fp, "eta": eta if pg else bulk.sqlite_instant(eta)}
+                for sid, fp, eta in revised
+            ],
         )
 
     def note_unmapped(self, codes: Sequence[tuple[str, str, str | None]], now: datetime) -> None:
@@ -337,7 +356,20 @@ def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, .
     )
 
 
-def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, ...]:
+# next_check_at becomes the earlier of the given instant and the stored one (SQLite's MIN
+# of two is NULL if either is); no instant given leaves it, none stored takes the given one.
+_SAVE_STATES_SQLITE = (
+    "UPDATE shipments SET milestone = ?, reason = ?, status_at = ?, delivered_at = ?,"
+    " last_event_at = ?, last_event_tz = ?, last_location = ?, last_description = ?,"
+    " carrier_eta_at = ?, carrier_eta_set_at = ?, event_count = ?, next_check_at = CASE"
+    " WHEN ? IS NULL THEN next_check_at WHEN next_check_at IS NULL OR next_check_at > ?"
+    " THEN ? ELSE next_check_at END WHERE id = ?"
+)
+
+
+def _state_row(
+    state: ShipmentState, shipment_id: int, pg: bool, due: str | None = None
+) -> tuple[Any, ...]:
     if pg:
         instant: Any = _same
         milestone, reason = state.milestone.value, state.reason.value
@@ -355,6 +387,7 @@ def _state_row(state: ShipmentState, shipment_id: int, pg: bool) -> tuple[Any, .
         instant(state.carrier_eta_at),
         instant(state.carrier_eta_set_at),
         state.event_count,
+        *(() if pg else (due, due, due)),
         shipment_id,
     )
 

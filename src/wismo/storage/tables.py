@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -147,9 +148,30 @@ shipments = Table(
     Column("refreshed_at", UTCDateTime),  # last successful fetch or push from the carrier
     Column("poll_failures", Integer, nullable=False, server_default="0"),
     Column("last_poll_error", Text),
+    # When the sweeper must look at the shipment again (time-based checks, a re-forecast
+    # after a new scan); NULL when nothing can happen to it any more.
+    Column("next_check_at", UTCDateTime),
+    Column("handed_over_at", UTCDateTime),  # first carrier scan after the label
+    # Wismo's own forecast (window at `predicted_confidence`), as of `predicted_at`.
+    Column("predicted_from_on", Date),
+    Column("predicted_on", Date),
+    Column("predicted_to_on", Date),
+    Column("predicted_confidence", Float),
+    Column("predicted_basis", String(32)),
+    Column("predicted_at", UTCDateTime),
+    # The carrier's estimate as last reviewed, so a change is found even without a scan.
+    Column("carrier_eta_seen_on", Date),
+    # The date shown to the customer (by the configured rule): the first, and the latest.
+    Column("first_estimate_on", Date),
+    Column("first_estimate_source", String(24)),
+    Column("estimate_on", Date),
+    Column("estimate_source", String(24)),
+    Column("open_findings", JSON),  # codes found at the last check, still current
     UniqueConstraint("store_id", "shipment_ref"),
     Index("ix_shipments_tracking", "store_id", "tracking_number"),
     Index("ix_shipments_next_poll", "next_poll_at"),
+    Index("ix_shipments_next_check", "next_check_at"),
+    Index("ix_shipments_store_delivered", "store_id", "delivered_at"),
 )
 
 shipment_lines = Table(
@@ -178,6 +200,26 @@ tracking_events = Table(
     Column("source", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     UniqueConstraint("shipment_id", "fingerprint", name="uq_tracking_events_scan"),
+)
+
+# What Wismo found out about a shipment on its own: exceptions and estimate revisions.
+# Each row is one occurrence (`key`), so two sweepers can never record the same one twice.
+shipment_timeline = Table(
+    "shipment_timeline",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),  # exception | estimate_revised
+    Column("code", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shipment_id", "key", name="uq_shipment_timeline_key"),
+    Index("ix_shipment_timeline_order", "order_id", "id"),
+    Index("ix_shipment_timeline_store", "store_id", "id"),
 )
 
 returns = Table(
@@ -274,6 +316,7 @@ ALL_TABLES = (
     shipments,
     shipment_lines,
     tracking_events,
+    shipment_timeline,
     returns,
     refunds,
     inbox,

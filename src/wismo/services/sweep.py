@@ -1,0 +1,376 @@
+"""The sweeper: re-forecasts shipments and finds problems before the customer asks.
+
+A shipment is due when its `next_check_at` has passed: right after a scan changed it (the
+ingestion path brings the check forward), and at the moment a time-based rule could next
+fire (no carrier scan two business days after the label, end of the local day for a parcel
+out for delivery, the day after the promised date...). Each check
+
+1. re-forecasts the delivery from the store's own history (`DeliveryEstimator`): from the
+   order's placement before the carrier has the parcel, from the handover after, "today"
+   when out for delivery; conditioned on the time already elapsed;
+2. picks the estimate the customer sees by the configured preference (`domain.promise`);
+3. runs the exception rules (`domain.exceptions.detect`) with the carrier's and service's
+   thresholds, in the destination's business-day calendar and the customer's zone;
+4. records every finding and every revision of the carrier's or Wismo's estimate as a
+   timeline entry (one per occurrence: its key is unique), the current findings, the
+   estimates, and the next check.
+
+Work grows with the number of shipments due, never with the number open. The estimator of
+each store learns its recent deliveries once, then only the deliveries since.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as timer
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wismo.domain.estimate import (
+    HANDOVER,
+    ORDER,
+    BusinessCalendar,
+    DeliveryEstimator,
+    Forecast,
+    Lane,
+)
+from wismo.domain.exceptions import (
+    Detection,
+    ShipmentFacts,
+    SiblingFacts,
+    ThresholdRules,
+    detect,
+)
+from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase
+from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
+from wismo.services.estimate import calendar_for
+from wismo.services.ports import (
+    CheckResult,
+    Clock,
+    Delivery,
+    DueShipment,
+    SweepRepository,
+    TimelineEntry,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIDENCE = 0.8  # the window stated to customers: "Tue 3 - Thu 5 Dec, 80% likely"
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock time in `zone`, naive: the estimator counts local business days."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+@dataclass(slots=True)
+class SweepReport:
+    checked: int = 0
+    findings: int = 0  # timeline entries of kind "exception" not recorded before
+    revisions: int = 0  # timeline entries of kind "estimate_revised" not recorded before
+    batches: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _StoreModel:
+    estimator: DeliveryEstimator
+    learned_until: datetime | None = None
+    learned_at: float = 0.0
+    learned_ids: set[int] = field(default_factory=set)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        repository: SweepRepository,
+        clock: Clock,
+        *,
+        thresholds: ThresholdRules | None = None,
+        preference: Sequence[EstimateSource] = DEFAULT_PREFERENCE,
+        batch_size: int = 2_000,
+        history: int = 5_000,
+        relearn_seconds: float = 300.0,
+    ) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._thresholds = thresholds or ThresholdRules.from_config({})
+        self._preference = tuple(preference)
+        self._batch_size = batch_size
+        self._history = history
+        self._relearn_seconds = relearn_seconds
+        self._models: dict[int, _StoreModel] = {}
+        self._forecasts: dict[tuple[object, ...], Predicted | None] = {}
+
+    def sweep(self, limit: int = 10_000) -> SweepReport:
+        """Check up to `limit` due shipments, in batches of one transaction each."""
+        started = timer.perf_counter()
+        now = self._clock()
+        report = SweepReport()
+        self._forecasts.clear()  # valid for one instant and one state of the estimators
+        while report.checked < limit:
+            with self._repository.batch() as batch:
+                due = batch.due(now, min(self._batch_size, limit - report.checked))
+                if not due:
+                    break
+                self.learn({d.store_id for d in due})
+                siblings = batch.siblings({d.order_id for d in due})
+                waiting = [
+                    d.id
+                    for d in due
+                    if d.handed_over_at is None and PHASE[d.state.milestone] >= Phase.TRANSIT
+                ]
+                handovers = batch.handovers(waiting) if waiting else {}
+                results = [
+                    self.check(d, now, siblings.get(d.order_id, ()), handovers.get(d.id))
+                    for d in due
+                ]
+                new = batch.record(results)
+                batch.commit()
+            report.batches += 1
+            report.checked += len(due)
+            report.findings += new.get("exception", 0)
+            report.revisions += new.get("estimate_revised", 0)
+            if len(due) < self._batch_size:
+                break
+        report.seconds = timer.perf_counter() - started
+        return report
+
+    # -- learning --------------------------------------------------------------------------
+
+    def learn(self, store_ids: Iterable[int]) -> None:
+        """Teach each store's estimator the deliveries it has not seen (at most every
+        `relearn_seconds`: deliveries change a distribution slowly)."""
+        clock = timer.monotonic()
+        for store_id in store_ids:
+            model = self._models.get(store_id)
+            if model is None:
+                model = self._models[store_id] = _StoreModel(DeliveryEstimator())
+            elif clock - model.learned_at < self._relearn_seconds:
+                continue
+            model.learned_at = clock
+            found = self._repository.deliveries(store_id, model.learned_until, self._history)
+            for delivery in found:
+                self._observe(model, delivery)
+
+    def _observe(self, model: _StoreModel, d: Delivery) -> None:
+        if d.shipment_id in model.learned_ids:
+            return
+        model.learned_ids.add(d.shipment_id)
+        if model.learned_until is None or d.delivered_at > model.learned_until:
+            model.learned_until = d.delivered_at
+        zone = _zone(d.zone)
+        model.estimator.observe(
+            _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region),
+            _calendar(d.country, d.region, d.delivered_at.year),
+            placed=_local(d.placed_at, zone),
+            delivered=_local(d.delivered_at, zone),
+            handed_over=_local(d.handed_over_at, zone) if d.handed_over_at else None,
+        )
+
+    # -- one shipment ----------------------------------------------------------------------
+
+    def check(
+        self,
+        d: DueShipment,
+        now: datetime,
+        siblings: Collection[tuple[int, datetime | None]] = (),
+        handover: datetime | None = None,
+    ) -> CheckResult:
+        state = d.state
+        zone = _zone(d.zone)
+        today = now.astimezone(zone).date()
+        handed_over = d.handed_over_at or handover
+        calendar = _calendar(d.country, d.region, today.year)
+        finished = d.cancelled or state.milestone in FINAL_MILESTONES
+
+        predicted = None if finished else self._predict(d, handed_over, calendar, now, zone)
+        carrier_on = state.carrier_eta_at.astimezone(zone).date() if state.carrier_eta_at else None
+        shown = (
+            None
+            if finished
+            else choose(
+                self._preference,
+                today=today,
+                carrier_on=carrier_on,
+                predicted=predicted,
+                promised_from_on=d.promised_from_on,
+                promised_to_on=d.promised_to_on,
+            )
+        )
+        detection = (
+            Detection((), None)
+            if d.cancelled
+            else detect(
+                ShipmentFacts(
+                    carrier=d.carrier,
+                    service=d.service_level,
+                    milestone=state.milestone,
+                    reason=state.reason,
+                    created_at=d.created_at,
+                    status_at=state.status_at,
+                    last_event_at=state.last_event_at,
+                    last_event_tz=state.last_event_tz,
+                    delivered_at=state.delivered_at,
+                    carrier_eta_on=carrier_on,
+                    previous_carrier_eta_on=d.carrier_eta_seen_on,
+                    predicted_on=predicted.likely_on if predicted else None,
+                    promised_to_on=d.promised_to_on,
+                    zone=d.zone,
+                    siblings=tuple(
+                        SiblingFacts(delivered_at) for sid, delivered_at in siblings if sid != d.id
+                    ),
+                ),
+                now=now,
+                calendar=calendar,
+                thresholds=self._thresholds.for_shipment(d.carrier, d.service_level),
+            )
+        )
+        timeline = [
+            TimelineEntry(
+                store_id=d.store_id,
+                order_id=d.order_id,
+                shipment_id=d.id,
+                kind="exception",
+                code=f.code.value,
+                reason=f.reason.value,
+                detail=dict(f.detail),
+                key=f.key,
+                occurred_at=now,
+            )
+            for f in detection.findings
+        ]
+        timeline.extend(_revisions(d, now, carrier_on, predicted))
+        next_check = detection.next_check_at
+        if predicted is not None:
+            # Look again when the predicted day has passed without a delivery: the forecast,
+            # conditioned on the time elapsed, then moves later.
+            overdue = _midnight_after(max(predicted.likely_on, today), zone)
+            next_check = overdue if next_check is None else min(next_check, overdue)
+        if next_check is not None and next_check <= now:
+            next_check = now + timedelta(minutes=1)  # never due again within this sweep
+        return CheckResult(
+            shipment_id=d.id,
+            next_check_at=next_check,
+            handed_over_at=handed_over,
+            predicted=predicted,
+            predicted_at=now,
+            carrier_eta_seen_on=carrier_on,
+            shown=shown,
+            open_findings=tuple(f.code.value for f in detection.findings),
+            timeline=tuple(timeline),
+        )
+
+    def _predict(
+        self,
+        d: DueShipment,
+        handed_over: datetime | None,
+        calendar: BusinessCalendar,
+        now: datetime,
+        zone: ZoneInfo,
+    ) -> Predicted | None:
+        model = self._models.get(d.store_id)
+        if model is None:
+            return None
+        estimator = model.estimator
+        local_now = _local(now, zone)
+        if d.state.milestone is Milestone.OUT_FOR_DELIVERY:
+            return _predicted(estimator.out_for_delivery(local_now))
+        lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
+        since, stage = (handed_over, HANDOVER) if handed_over else (d.placed_at, ORDER)
+        # A forecast depends on the time only through the day the parcel's clock starts and
+        # today's date; parcels of a lane that started the same day share one (a sweep sees
+        # thousands of them, and a forecast costs more than everything else in a check).
+        start = calendar.start_day(_local(since, zone), estimator.cutoff)
+        key = (d.store_id, lane, stage, start, local_now.date(), id(calendar))
+        if key not in self._forecasts:
+            self._forecasts[key] = _predicted(
+                estimator.forecast(
+                    lane,
+                    calendar,
+                    since=datetime.combine(start, time(0)),
+                    stage=stage,
+                    now=local_now,
+                )
+            )
+        return self._forecasts[key]
+
+
+def _predicted(forecast: Forecast | None) -> Predicted | None:
+    if forecast is None:
+        return None
+    window = forecast.window(CONFIDENCE)
+    if window.basis == "none":  # nothing learned yet: a guess is not an estimate
+        return None
+    return Predicted(
+        from_on=window.earliest,
+        likely_on=window.likely,
+        to_on=window.latest,
+        confidence=window.confidence,
+        basis=window.basis,
+    )
+
+
+def _revisions(
+    d: DueShipment, now: datetime, carrier_on: date | None, predicted: Predicted | None
+) -> list[TimelineEntry]:
+    """An `estimate_revised` entry for each estimate whose date moved since the last check."""
+    moves = []
+    if carrier_on is not None and d.carrier_eta_seen_on not in (None, carrier_on):
+        moves.append((EstimateSource.CARRIER, d.carrier_eta_seen_on, carrier_on))
+    if (
+        predicted is not None
+        and d.predicted is not None
+        and predicted.likely_on != d.predicted.likely_on
+    ):
+        moves.append((EstimateSource.WISMO, d.predicted.likely_on, predicted.likely_on))
+    return [
+        TimelineEntry(
+            store_id=d.store_id,
+            order_id=d.order_id,
+            shipment_id=d.id,
+            kind="estimate_revised",
+            code=source.value,
+            reason="none",
+            detail={
+                "from": str(before),
+                "to": str(after),
+                "direction": "later" if after > before else "earlier",
+            },
+            # The instant makes a date that moves back and forth one entry per move.
+            key=f"estimate_revised:{source.value}:{before}->{after}@{now.isoformat()}",
+            occurred_at=now,
+        )
+        for source, before, after in moves
+    ]
+
+
+def _midnight_after(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+
+
+def _lane(
+    carrier: str,
+    service: str | None,
+    origin: str | None,
+    country: str | None,
+    region: str | None,
+) -> Lane:
+    destination = f"{country}-{region}" if country and region else country
+    return Lane(carrier=carrier, service=service, origin=origin, destination=destination)
+
+
+@lru_cache(maxsize=1024)
+def _calendar(country: str | None, region: str | None, year: int) -> BusinessCalendar:
+    return calendar_for(country, region, range(year - 1, year + 2))
