@@ -13,9 +13,11 @@ model up; orders placed on or after it are scored. Orders never delivered or lac
 are excluded from the scoring (the count is printed), as are deliveries before placement.
 
 The lane is seller state -> customer state where the file has them (about 15% of rows); every
-order also carries the merchant's promised lead time (order_estimated_delivery_date minus
-placement, in 3-day buckets) as a segment hint: it is known at checkout and Olist sets it
-from the distance, so it stands in for the lane where states are missing. For reference the
+order also carries the merchant's promised date (order_estimated_delivery_date), known at
+checkout and set by Olist from the distance: the estimator scales the history to its lead
+(`promised=`), and the lead in 3-day buckets is also the lane's segment hint. Each order is
+noted as under way when placed and again when handed over (`note_in_flight`), so the
+estimator can count parcels not yet delivered as censored. For reference the
 result also gives the MAE of a rolling median (last 500 deliveries, calendar days).
 
 Error is the absolute number of calendar days between the predicted and the actual delivery
@@ -170,6 +172,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 placed=order.placed,
                 delivered=order.delivered,
                 handed_over=order.handed_over,
+                promised=order.merchant_estimate,
+                parcel=index,
             ):
                 bad += 1
                 continue
@@ -181,7 +185,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             transit = round(statistics.median(recent_transits))
             baseline[index] = order.placed.date() + timedelta(days=transit)
         stage = ORDER if kind == _FORECAST else HANDOVER
-        made = estimator.forecast(order.lane, cal, since=at, stage=stage)
+        # Under way from now on: later forecasts count it as censored until it arrives.
+        estimator.note_in_flight(
+            index, order.lane, cal, since=at, stage=stage, promised=order.merchant_estimate
+        )
+        made = estimator.forecast(
+            order.lane, cal, since=at, stage=stage, promised=order.merchant_estimate
+        )
         if made is None:
             continue
         forecasts.setdefault(index, []).append(made)

@@ -77,6 +77,13 @@ def test_label_without_a_scan_is_found_on_the_second_business_day_once(
     assert [a.code for a in package.alerts] == ["stuck_label_created"]
     assert package.problem is not None
     assert "UPS has not scanned" in package.problem.text
+    [item] = answer.timeline
+    assert (item.shipment_ref, item.kind, item.code) == (
+        "1001-A",
+        "exception",
+        "stuck_label_created",
+    )
+    assert item.at == clock.now
 
     # Not due again; and forced due, the same occurrence is not recorded twice.
     assert sweeper.sweep().checked == 0
@@ -148,6 +155,10 @@ def test_carrier_estimate_revised_without_a_new_scan(
     assert report.checked == 1
     [revised] = timeline(wismo, "estimate_revised")
     assert revised.code == "carrier"
+    answer = wismo.status.by_number(store_id, "2001")
+    assert answer is not None
+    texts = [i.text for i in answer.timeline if i.kind == "estimate_revised"]
+    assert texts == ["UPS: expected delivery moved later from 2026-11-23 to 2026-11-27."]
     assert revised.detail == {"from": "2026-11-23", "to": "2026-11-27", "direction": "later"}
     codes = {r.code for r in timeline(wismo, "exception")}
     assert {"carrier_estimate_slipped", "predicted_late"} <= codes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from wismo.domain.estimate import (
     HANDOVER,
     ORDER,
@@ -13,6 +15,8 @@ from wismo.domain.estimate import (
     Lane,
     TransitModel,
     Window,
+    kaplan_meier,
+    survival_quantile,
 )
 from wismo.services.estimate import calendar_for
 
@@ -184,3 +188,63 @@ def test_windows_move_out_when_transit_drifts_slower() -> None:
     after = estimator.forecast(LANE, cal, since=placed)
     assert after is not None
     assert after.window(0.8).earliest > before.window(0.8).earliest
+
+
+def test_history_is_rescaled_to_the_promised_lead() -> None:
+    """Given a promise, past transits are scaled by the ratio of the promised leads."""
+    cal = BusinessCalendar()
+    estimator = DeliveryEstimator(cutoff=None)
+    placed = datetime(2024, 3, 4, 10, tzinfo=UTC)  # Monday
+    for n in (4, 5, 6):  # promised 10 business days out, delivered after 4-6
+        delivered = datetime.combine(cal.add_business_days(placed.date(), n), time(12), tzinfo=UTC)
+        promised = cal.add_business_days(placed.date(), 10)
+        estimator.observe(LANE, cal, placed=placed, delivered=delivered, promised=promised)
+    near = estimator.forecast(LANE, cal, since=placed, promised=placed.date() + timedelta(days=6))
+    assert near is not None  # 4 business days promised: 40% of them is 2
+    assert near.sample == (2, 2, 2)
+    assert near.likely == cal.add_business_days(placed.date(), 2)
+    plain = estimator.forecast(LANE, cal, since=placed)
+    assert plain is not None
+    assert plain.sample == (4, 5, 6)
+
+
+def test_kaplan_meier_counts_parcels_under_way() -> None:
+    """Censored parcels stay at risk: with half of six still under way at 3, the median is
+    the first delivery after the curve falls to a half, not the naive median of 2."""
+    curve = kaplan_meier([(1, True), (2, True), (3, False), (3, False), (3, False), (4, True)])
+    assert [t for t, _ in curve] == [1, 2, 4]
+    assert [s for _, s in curve] == pytest.approx([5 / 6, 4 / 6, 0.0])
+    assert survival_quantile(curve, 0.5) == 4
+    assert survival_quantile(curve, 0.1) == 1
+    assert survival_quantile(kaplan_meier([(1, True), (5, False)]), 0.9) == 1  # out of reach
+
+
+def test_parcels_under_way_move_the_median_out() -> None:
+    """In a slowdown, noting parcels still under way moves the ORDER median later: 60 of
+    100 are still travelling after 7 of their 20 promised business days, so the median
+    ratio is at least 6.5 / 20 rather than the 4 / 20 the deliveries alone say. A parcel
+    placed then, with 13 promised business days left, gets 13 * 0.325 = 4 rather than 3."""
+    cal = BusinessCalendar()
+    start = datetime(2024, 3, 4, 10, tzinfo=UTC)
+    promised = start.date() + timedelta(days=28)  # 20 business days from the start
+
+    def walk(note: bool) -> int:
+        estimator = DeliveryEstimator(cutoff=None)
+        placed = start
+        for i in range(40):  # fast parcels already delivered (4 business days)
+            delivered = datetime.combine(
+                cal.add_business_days(placed.date(), 4), time(12), tzinfo=UTC
+            )
+            estimator.observe(
+                LANE, cal, placed=placed, delivered=delivered, promised=promised, parcel=i
+            )
+        for i in range(40, 100):  # more placed the same day, still under way a week on
+            if note:
+                estimator.note_in_flight(i, LANE, cal, since=placed, promised=promised)
+        now = placed + timedelta(days=9)  # 7 business days in
+        made = estimator.forecast(LANE, cal, since=now, promised=promised)
+        assert made is not None
+        return made.sample[len(made.sample) // 2]
+
+    assert walk(note=False) == 3
+    assert walk(note=True) == 4

@@ -73,6 +73,7 @@ class OrderView:
     returns: tuple[Return, ...]
     refunds: tuple[Refund, ...]
     store_time_zone: str
+    timeline: tuple[TimelineEntry, ...] = ()  # what the sweeper found, oldest first
 
 
 class OrderRepository(Protocol):
@@ -425,6 +426,7 @@ class Delivery:
     handed_over_at: datetime | None
     delivered_at: datetime
     zone: str  # the customer's time zone, else the store's
+    promised_to_on: date | None = None
 
 
 class SweepBatch(Protocol):

@@ -117,6 +117,18 @@ class Package:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """Something Wismo found out on its own: a problem, or an estimate that moved."""
+
+    shipment_ref: str
+    kind: str  # exception | estimate_revised
+    code: str  # a finding code, or the estimate's source
+    text: str
+    detail: dict[str, str]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ReturnAnswer:
     return_ref: str
     state: ReturnState
@@ -161,6 +173,7 @@ class OrderStatusAnswer:
     language: str = "en"
     time_zone: str = "UTC"
     predicted_late: bool = False
+    timeline: tuple[TimelineItem, ...] = ()
 
 
 def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
@@ -257,7 +270,41 @@ def build_answer(
         language=(view.customer.language if view.customer and view.customer.language else "en"),
         time_zone=zone.key,
         predicted_late=predicted_late,
+        timeline=_timeline(view),
     )
+
+
+def _timeline(view: OrderView) -> tuple[TimelineItem, ...]:
+    shipments = {s.ref.id: s.ref for s in view.shipments}
+    items = []
+    for e in view.timeline:
+        ref = shipments.get(e.shipment_id)
+        if ref is None:
+            continue
+        carrier = carrier_name(ref.carrier)
+        if e.kind == "estimate_revised":
+            who = carrier if e.code == "carrier" else "Our estimate"
+            text = (
+                f"{who}: expected delivery moved {e.detail.get('direction', '')} from "
+                f"{e.detail.get('from')} to {e.detail.get('to')}."
+            ).replace("  ", " ")
+        else:
+            worded = finding_text(e.code, carrier)
+            text = worded[0] if worded else (problem_text_for(e.code) or e.code)
+        items.append(
+            TimelineItem(ref.shipment_ref, e.kind, e.code, text, dict(e.detail), e.occurred_at)
+        )
+    return tuple(items)
+
+
+def problem_text_for(code: str) -> str | None:
+    """Findings that repeat the carrier's own status read like that status."""
+    texts = {
+        "failed_attempt": problem_text(Milestone.DELIVERY_ATTEMPT_FAILED, Reason.NONE),
+        "customs_hold": problem_text(Milestone.EXCEPTION, Reason.CUSTOMS_HOLD),
+        "returning_to_sender": problem_text(Milestone.RETURNING_TO_SENDER, Reason.NONE),
+    }
+    return texts.get(code)
 
 
 def _item(lines: dict[str, OrderLine], line_ref: str, quantity: int) -> Item:

@@ -36,6 +36,7 @@ from wismo.domain.estimate import (
     DeliveryEstimator,
     Forecast,
     Lane,
+    promised_lead,
 )
 from wismo.domain.exceptions import (
     Detection,
@@ -112,6 +113,7 @@ class Sweeper:
         self._relearn_seconds = relearn_seconds
         self._models: dict[int, _StoreModel] = {}
         self._forecasts: dict[tuple[object, ...], Predicted | None] = {}
+        self._local_now: dict[ZoneInfo, datetime] = {}
 
     def sweep(self, limit: int = 10_000) -> SweepReport:
         """Check up to `limit` due shipments, in batches of one transaction each."""
@@ -119,6 +121,7 @@ class Sweeper:
         now = self._clock()
         report = SweepReport()
         self._forecasts.clear()  # valid for one instant and one state of the estimators
+        self._local_now.clear()
         while report.checked < limit:
             with self._repository.batch() as batch:
                 due = batch.due(now, min(self._batch_size, limit - report.checked))
@@ -177,6 +180,7 @@ class Sweeper:
             placed=_local(d.placed_at, zone),
             delivered=_local(d.delivered_at, zone),
             handed_over=_local(d.handed_over_at, zone) if d.handed_over_at else None,
+            promised=d.promised_to_on,
         )
 
     # -- one shipment ----------------------------------------------------------------------
@@ -281,19 +285,31 @@ class Sweeper:
         zone: ZoneInfo,
     ) -> Predicted | None:
         model = self._models.get(d.store_id)
-        if model is None:
-            return None
+        if model is None or not model.learned_ids:
+            return None  # nothing learned: any window would be made up
         estimator = model.estimator
-        local_now = _local(now, zone)
+        local_now = self._local_now.get(zone)
+        if local_now is None:
+            local_now = self._local_now[zone] = _local(now, zone)
         if d.state.milestone is Milestone.OUT_FOR_DELIVERY:
             return _predicted(estimator.out_for_delivery(local_now))
         lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
         since, stage = (handed_over, HANDOVER) if handed_over else (d.placed_at, ORDER)
         # A forecast depends on the time only through the day the parcel's clock starts and
-        # today's date; parcels of a lane that started the same day share one (a sweep sees
-        # thousands of them, and a forecast costs more than everything else in a check).
+        # today's date, and on the lane and promise only through the sample they select
+        # (`basis`): parcels that agree on those share one. A sweep sees thousands of them,
+        # and a forecast costs more than the rest of a check.
         start = calendar.start_day(_local(since, zone), estimator.cutoff)
-        key = (d.store_id, lane, stage, start, local_now.date(), id(calendar))
+        basis = estimator.model.basis(stage, lane, promised_lead(calendar, start, d.promised_to_on))
+        key = (
+            d.store_id,
+            lane if estimator.censoring else None,  # then a lane's parcels under way count
+            stage,
+            basis,
+            start,
+            local_now.date(),
+            id(calendar),
+        )
         if key not in self._forecasts:
             self._forecasts[key] = _predicted(
                 estimator.forecast(
@@ -302,6 +318,9 @@ class Sweeper:
                     since=datetime.combine(start, time(0)),
                     stage=stage,
                     now=local_now,
+                    # The promise scales the history to this parcel's distance (the merchant
+                    # sets it from the distance): near and far parcels share one history.
+                    promised=d.promised_to_on,
                 )
             )
         return self._forecasts[key]

@@ -33,6 +33,7 @@ from wismo.domain.promise import Predicted
 from wismo.services.ports import OrderRef, OrderView, ShipmentRef, ShipmentView
 from wismo.storage.dialect import insert_for
 from wismo.storage.shipments import state_from_row
+from wismo.storage.sweep import load_timeline
 from wismo.storage.tables import (
     customers,
     order_lines,
@@ -416,6 +417,7 @@ class SqlOrderRepository:
             returns=rets,
             refunds=refs,
             store_time_zone=row.store_time_zone,
+            timeline=tuple(load_timeline(conn, store_id, order_id)) if views else (),
         )
 
 

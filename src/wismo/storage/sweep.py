@@ -269,7 +269,8 @@ class SqlSweepRepository:
     def deliveries(self, store_id: int, after: datetime | None, limit: int) -> list[Delivery]:
         select_ = (
             "SELECT s.id, s.carrier, s.service_level, s.origin_region, o.shipping_address,"
-            " o.placed_at, s.handed_over_at, s.delivered_at, c.time_zone, st.time_zone"
+            " o.placed_at, s.handed_over_at, s.delivered_at, c.time_zone, st.time_zone,"
+            " o.promised_to_on"
             " FROM shipments s JOIN orders o ON o.id = s.order_id"
             " JOIN stores st ON st.id = s.store_id LEFT JOIN customers c ON c.id = o.customer_id"
             " WHERE s.store_id = ? AND s.delivered_at IS NOT NULL"
@@ -302,6 +303,7 @@ class SqlSweepRepository:
                     handed_over_at=bulk.read_instant(r[6]),
                     delivered_at=bulk.read_instant(r[7]),  # type: ignore[arg-type]
                     zone=r[8] or r[9] or "UTC",
+                    promised_to_on=_day(r[10]),
                 )
             )
         return found
