@@ -340,3 +340,32 @@ def test_bad_thresholds_stop_the_sweeper_with_the_key_named(
     result = CliRunner().invoke(app, ["sweep", "--once"])
     assert result.exit_code == 0, result.output
     assert "checked=0" in result.output
+
+
+def test_split_order_with_one_package_stalled(
+    wismo: Wismo, store_id: int, clock: FakeClock
+) -> None:
+    ingest(
+        wismo,
+        store_id,
+        order_created("7001", placed_at=MON, lines=[("L1", "Mug", 1), ("L2", "Teapot", 1)]),
+        shipment_created("7001", "7001-A", created_at=MON, lines=[("L1", 1)]),
+        shipment_created("7001", "7001-B", created_at=MON, lines=[("L2", 1)]),
+        tracking("picked_up", MON + timedelta(hours=3), shipment_ref="7001-A"),
+        tracking("picked_up", MON + timedelta(hours=3), shipment_ref="7001-B"),
+        tracking("delivered", MON + timedelta(days=1), shipment_ref="7001-A"),
+    )
+    sweeper = make_sweeper(wismo)
+    clock.now = MON + timedelta(days=2)  # Wednesday: one business day after A arrived
+    sweeper.sweep()
+    assert "split_stalled" not in {r.code for r in timeline(wismo)}
+    clock.now = datetime(2026, 11, 19, 12, tzinfo=UTC)  # Thursday: two business days
+    sweeper.sweep()
+    found = [r for r in timeline(wismo, "exception") if r.code == "split_stalled"]
+    assert [shipment_row(wismo, "7001-B").id] == [r.shipment_id for r in found]
+    answer = wismo.status.by_number(store_id, "7001")
+    assert answer is not None
+    assert answer.headline == "1 of 2 packages delivered"
+    # Three business days without a scan: stalled in transit as well.
+    assert [a.code for a in answer.packages[1].alerts] == ["no_scan_in_transit", "split_stalled"]
+    assert answer.packages[0].alerts == ()

@@ -354,9 +354,11 @@ class PollingRepository(Protocol):
 
 
 # --- Sweeper: time-based checks and re-forecasts (`wismo.services.sweep`) ---------------
+# Not frozen: built per due shipment, thousands per sweep, and frozen construction costs
+# about twice as much. Treat them as immutable.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DueShipment:
     """A shipment due for a check, with what the checks and the forecast read."""
 
@@ -382,9 +384,10 @@ class DueShipment:
     country: str | None  # destination
     region: str | None  # destination region (state, province)
     zone: str  # the customer's time zone, else the store's
+    split: bool = False  # the order has other shipments
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimelineEntry:
     """Something Wismo found out about a shipment: an exception or an estimate revision."""
 
@@ -399,7 +402,7 @@ class TimelineEntry:
     occurred_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckResult:
     shipment_id: int
     next_check_at: datetime | None

@@ -128,7 +128,8 @@ class Sweeper:
                 if not due:
                     break
                 self.learn({d.store_id for d in due})
-                siblings = batch.siblings({d.order_id for d in due})
+                split = {d.order_id for d in due if d.split}
+                siblings = batch.siblings(split) if split else {}
                 waiting = [
                     d.id
                     for d in due

@@ -48,7 +48,8 @@ _DUE = (
     " s.predicted_from_on, s.predicted_on, s.predicted_to_on, s.predicted_confidence,"
     " s.predicted_basis, s.estimate_on, s.estimate_source, s.first_estimate_on,"
     " s.open_findings, o.placed_at, o.promised_from_on, o.promised_to_on, o.cancelled_at,"
-    " o.shipping_address, c.time_zone, st.time_zone"
+    " o.shipping_address, c.time_zone, st.time_zone,"
+    " (SELECT count(*) FROM shipments s2 WHERE s2.order_id = s.order_id)"
     " FROM shipments s JOIN orders o ON o.id = s.order_id JOIN stores st ON st.id = s.store_id"
     " LEFT JOIN customers c ON c.id = o.customer_id"
     " WHERE s.next_check_at <= {now} ORDER BY s.next_check_at, s.id LIMIT {limit}"
@@ -137,6 +138,7 @@ def _due(r: Any) -> DueShipment:
         country=address.get("country"),
         region=address.get("region"),
         zone=r[34] or r[35] or "UTC",
+        split=int(r[36]) > 1,
     )
 
 
