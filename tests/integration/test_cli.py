@@ -91,7 +91,7 @@ def test_db_upgrade_is_idempotent(env: str) -> None:
     """`db upgrade` on an up-to-date database reports the head revision."""
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0
-    assert "revision 0002" in result.output
+    assert "revision 0003" in result.output
 
 
 def test_integrations_add_and_list_hide_secrets(env: str) -> None:

@@ -19,7 +19,7 @@ def test_migrated_schema_matches_tables(database_url: str) -> None:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, metadata)
         assert diff == []
-        assert current(engine) == "0002"
+        assert current(engine) == "0003"
     finally:
         engine.dispose()
 
@@ -63,6 +63,6 @@ def test_upgrade_from_first_release_schedules_open_shipments(database_url: str) 
             )
         assert due["open"] is not None
         assert due["done"] is None
-        assert current(engine) == "0002"
+        assert current(engine) == "0003"
     finally:
         engine.dispose()

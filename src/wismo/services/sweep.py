@@ -195,7 +195,10 @@ class Sweeper:
     ) -> CheckResult:
         state = d.state
         zone = _zone(d.zone)
-        today = now.astimezone(zone).date()
+        local_now = self._local_now.get(zone)
+        if local_now is None:
+            local_now = self._local_now[zone] = _local(now, zone)
+        today = local_now.date()
         handed_over = d.handed_over_at or handover
         calendar = _calendar(d.country, d.region, today.year)
         finished = d.cancelled or state.milestone in FINAL_MILESTONES
@@ -289,9 +292,7 @@ class Sweeper:
         if model is None or not model.learned_ids:
             return None  # nothing learned: any window would be made up
         estimator = model.estimator
-        local_now = self._local_now.get(zone)
-        if local_now is None:
-            local_now = self._local_now[zone] = _local(now, zone)
+        local_now = self._local_now[zone]  # set by `check`
         if d.state.milestone is Milestone.OUT_FOR_DELIVERY:
             return _predicted(estimator.out_for_delivery(local_now))
         lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
@@ -376,6 +377,7 @@ def _revisions(
     ]
 
 
+@lru_cache(maxsize=4096)
 def _midnight_after(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
 

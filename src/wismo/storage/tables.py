@@ -48,6 +48,8 @@ stores = Table(
     Column("country", String(2), nullable=False),
     Column("time_zone", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The tracking page's look: logo URL, colours, custom domain, support links (issue 5).
+    Column("branding", JSON),
 )
 
 api_keys = Table(
