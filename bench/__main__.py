@@ -36,6 +36,10 @@ REGISTRY: dict[str, Entry] = {
     "parse": Entry("bench.parse", "raw carrier responses to normalised scans and status"),
     "edd": Entry("bench.edd", "delivery-date prediction walked forward over Olist orders"),
     "sweep": Entry("bench.sweep", "one sweep of the due shipments among many open ones"),
+    "page": Entry("bench.page", "server render of the customer tracking page, 100,000 orders"),
+    "notify": Entry(
+        "bench.notify", "relay workers to SMTP and SMS sinks, one killed: exactly once"
+    ),
 }
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import orjson
 from sqlalchemy import Engine, select
 
+from wismo.channels.email import SmtpChannel
+from wismo.channels.render import TemplateRenderer
+from wismo.channels.sms import TwilioSmsChannel
+from wismo.channels.webhook import WebhookChannel
 from wismo.config import Settings
 from wismo.domain.exceptions import ThresholdRules
 from wismo.domain.promise import parse_preference
@@ -25,12 +29,16 @@ from wismo.ingestion.carriers.ingest import CarrierResponseParser
 from wismo.ingestion.registry import ParserRegistry
 from wismo.ingestion.shopify import OrderClues, ShopifyParser
 from wismo.services.ingest import Ingestor
+from wismo.services.links import OrderLinks
+from wismo.services.notify import NotificationChannel, Relay, UnsubscribeTokens
 from wismo.services.polling import Poller, StalenessReport
-from wismo.services.ports import TrackingFetcher
+from wismo.services.ports import Claimed, TrackingFetcher
 from wismo.services.status import StatusService
 from wismo.services.sweep import Sweeper
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
+from wismo.storage.notifications import SqlRelayStore
+from wismo.storage.page import link_keys
 from wismo.storage.polling import SqlPolling
 from wismo.storage.stores import KeyVerifier
 from wismo.storage.sweep import SqlSweepRepository
@@ -52,6 +60,7 @@ class Wismo:
     keys: KeyVerifier
     clock: Callable[[], datetime]
     parsers: ParserRegistry
+    links: OrderLinks  # signs the tracking page's order links
 
     def close(self) -> None:
         self.engine.dispose()
@@ -108,6 +117,7 @@ def bootstrap(
         status=StatusService(uow_factory, clock, parse_preference(settings.estimate_preference)),
         keys=KeyVerifier(engine),
         clock=clock,
+        links=OrderLinks(link_keys(engine, settings.link_secret)),
     )
 
 
@@ -156,3 +166,60 @@ def make_sweeper(w: Wismo, *, batch_size: int = 2_000) -> Sweeper:
 def staleness_report(w: Wismo) -> StalenessReport:
     """How old open shipments' carrier data is, per carrier (CLI and API)."""
     return StalenessReport(SqlPolling(w.engine), w.clock)
+
+
+# -- notifications (docs/notifications.md) ----------------------------------------------
+
+
+def unsubscribe_tokens(w: Wismo) -> UnsubscribeTokens:
+    return UnsubscribeTokens(link_keys(w.engine, w.settings.link_secret))
+
+
+def notification_channels(settings: Settings) -> dict[str, NotificationChannel]:
+    """The channels whose settings are present; the others are absent, and their messages
+    fail with that reason rather than silently waiting."""
+    channels: dict[str, NotificationChannel] = {}
+    if settings.smtp_host and settings.smtp_from:
+        channels["email"] = SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+        channels["sms"] = TwilioSmsChannel(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from,
+            base_url=settings.twilio_base_url or None,
+            status_callback=settings.public_url.rstrip("/") + "/webhooks/twilio/status",
+        )
+    if settings.webhook_secret:
+        channels["webhook"] = WebhookChannel(settings.webhook_secret)
+    return channels
+
+
+def make_relay(
+    w: Wismo,
+    *,
+    worker: str = "relay",
+    channels: dict[str, NotificationChannel] | None = None,
+    batch_size: int = 100,
+    lease_seconds: float = 60.0,
+) -> Relay:
+    """A relay over this Wismo's outbox; `channels` defaults to the configured ones."""
+    tokens = unsubscribe_tokens(w)
+
+    def link_for(n: Claimed) -> str:
+        # A signed link opens the order directly; it outlives the parcel's journey. Its
+        # expiry comes from the notification, not the clock, so a resend after a crash is
+        # the same text (the SMS channel's lookup matches on it).
+        return w.links.sign_order_link(n.store_id, n.order_id, n.created_at + timedelta(days=60))
+
+    def unsubscribe_for(n: Claimed) -> str:
+        return f"/notifications/unsubscribe?t={tokens.sign(n.store_id, n.id)}"
+
+    return Relay(
+        SqlRelayStore(w.engine),
+        channels if channels is not None else notification_channels(w.settings),
+        TemplateRenderer(w.settings.public_url, link_for, unsubscribe_for),
+        w.clock,
+        worker=worker,
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
+    )

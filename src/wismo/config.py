@@ -25,6 +25,20 @@ class Settings:
     # Exception thresholds per carrier and service: a JSON object, or a path to a JSON
     # file (`docs/delivery-estimates.md`). Empty: the defaults.
     exception_thresholds: str = ""
+    # Signs the tracking page's order links (`wismo.services.links`). Empty: each store
+    # gets a random key kept in the database, created on first use.
+    link_secret: str = ""
+    # Notifications (docs/notifications.md). Links in messages start with `public_url`; a
+    # channel without its settings is not used (its messages fail with the reason).
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""  # secret; also verifies Twilio's webhooks
+    twilio_from: str = ""
+    twilio_base_url: str = ""  # empty: Twilio's own API
+    webhook_secret: str = ""  # signs the outbound webhook (HMAC-SHA256)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -37,4 +51,14 @@ class Settings:
             group_commit_ms=float(env.get("WISMO_GROUP_COMMIT_MS", cls.group_commit_ms)),
             estimate_preference=env.get("WISMO_ESTIMATE_PREFERENCE", cls.estimate_preference),
             exception_thresholds=env.get("WISMO_EXCEPTION_THRESHOLDS", ""),
+            link_secret=env.get("WISMO_LINK_SECRET", ""),
+            public_url=env.get("WISMO_PUBLIC_URL", cls.public_url),
+            smtp_host=env.get("WISMO_SMTP_HOST", ""),
+            smtp_port=int(env.get("WISMO_SMTP_PORT", cls.smtp_port)),
+            smtp_from=env.get("WISMO_SMTP_FROM", ""),
+            twilio_account_sid=env.get("WISMO_TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=env.get("WISMO_TWILIO_AUTH_TOKEN", ""),
+            twilio_from=env.get("WISMO_TWILIO_FROM", ""),
+            twilio_base_url=env.get("WISMO_TWILIO_BASE_URL", ""),
+            webhook_secret=env.get("WISMO_WEBHOOK_SECRET", ""),
         )

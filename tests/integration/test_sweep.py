@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from wismo.bootstrap import Wismo, make_sweeper
-from wismo.services.sweep import SweepReport
+from wismo.services.sweep import Sweeper, SweepReport
+from wismo.storage.sweep import SqlSweepRepository
 from wismo.storage.tables import shipment_timeline, shipments
 from wismo.testing import FakeClock, encode, order_created, shipment_created, tracking
 
@@ -369,3 +370,30 @@ def test_split_order_with_one_package_stalled(
     # Three business days without a scan: stalled in transit as well.
     assert [a.code for a in answer.packages[1].alerts] == ["no_scan_in_transit", "split_stalled"]
     assert answer.packages[0].alerts == ()
+
+
+def test_learning_picks_up_new_deliveries_once(wismo: Wismo, store_id: int) -> None:
+    """Later reads start at the last learned instant: a delivery recorded afterwards with
+    that same instant is learned, and none is learned twice."""
+    at = datetime(2026, 11, 2, 15, tzinfo=UTC)
+
+    def delivered(number: str, when: datetime) -> None:
+        ingest(
+            wismo,
+            store_id,
+            order_created(number, placed_at=when - timedelta(days=3)),
+            shipment_created(number, f"{number}-A", created_at=when - timedelta(days=3)),
+            tracking("delivered", when, shipment_ref=f"{number}-A"),
+        )
+
+    delivered("L1", at)
+    delivered("L2", at + timedelta(hours=1))
+    repository = SqlSweepRepository(wismo.engine)
+    sweeper = Sweeper(repository, wismo.clock, relearn_seconds=0)
+    sweeper.learn([store_id])
+    assert sweeper.learned(store_id) == 2
+    delivered("L3", at + timedelta(hours=1))  # the same instant as the last one learned
+    delivered("L4", at + timedelta(hours=2))
+    sweeper.learn([store_id])
+    sweeper.learn([store_id])
+    assert sweeper.learned(store_id) == 4

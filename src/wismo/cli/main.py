@@ -15,8 +15,10 @@ import orjson
 import typer
 
 from wismo.bootstrap import Wismo, bootstrap
+from wismo.cli import branding as branding_cli
 from wismo.cli import carriers as carriers_cli
 from wismo.cli import integrations as integrations_cli
+from wismo.cli import notifications as notifications_cli
 from wismo.cli import poll as poll_cli
 from wismo.cli import shopify as shopify_cli
 from wismo.config import Settings
@@ -39,11 +41,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(stores_app, name="stores")
+stores_app.command("brand")(branding_cli.brand)
 app.add_typer(carriers_cli.app, name="carriers")
 app.add_typer(integrations_cli.app, name="integrations")
 app.add_typer(shopify_cli.app, name="shopify")
 app.command("poll")(poll_cli.poll)
 app.command("sweep")(poll_cli.sweep)
+app.add_typer(notifications_cli.app, name="notifications")
+app.command("relay")(notifications_cli.relay)
 carriers_cli.app.command("staleness")(poll_cli.staleness)
 
 StoreOpt = Annotated[

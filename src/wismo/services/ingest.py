@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from wismo.domain.commands import (
     CancelOrder,
@@ -34,8 +34,9 @@ from wismo.domain.commands import (
     shipment_key,
     tracking_key,
 )
-from wismo.domain.milestones import Milestone
-from wismo.domain.model import TrackingEvent, zone_label
+from wismo.domain.milestones import Milestone, Reason
+from wismo.domain.model import RefundState, ReturnState, TrackingEvent, zone_label
+from wismo.domain.notify import Trigger, shipment_trigger
 from wismo.domain.status import (
     ShipmentState,
     absorb_late,
@@ -52,6 +53,7 @@ from wismo.services.ports import (
     Outcome,
     Parsed,
     Parser,
+    PlannedFact,
     Rejected,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -215,7 +217,7 @@ class Ingestor:
         batch = todo
         for _ in range(_MAX_WAKE_ROUNDS):
             woken_keys: set[str] = set()
-            round_outcomes = apply_commands(uow, store_id, batch, woken_keys)
+            round_outcomes = apply_commands(uow, store_id, batch, woken_keys, now=self._clock())
             uow.inbox.record(round_outcomes, self._clock())
             outcomes.update(round_outcomes)
             if not woken_keys:
@@ -236,6 +238,8 @@ def apply_commands(
     store_id: int,
     items: Sequence[tuple[int, Parsed]],
     woken_keys: set[str],
+    *,
+    now: datetime | None = None,
 ) -> dict[int, Outcome]:
     """Apply the commands of parsed items; return each item's outcome.
 
@@ -252,7 +256,7 @@ def apply_commands(
             if isinstance(command, RecordTrackingEvent):
                 scans.append((inbox_id, command))
                 continue
-            waiting = _apply_one(uow, command, woken_keys)
+            waiting = _apply_one(uow, command, woken_keys, now)
             if waiting is not None:
                 break
         if waiting is not None:
@@ -268,7 +272,9 @@ def apply_commands(
     return outcomes
 
 
-def _apply_one(uow: UnitOfWork, command: Command, woken_keys: set[str]) -> Waiting | None:
+def _apply_one(
+    uow: UnitOfWork, command: Command, woken_keys: set[str], now: datetime | None = None
+) -> Waiting | None:
     match command:
         case UpsertCustomer(customer=customer):
             uow.orders.upsert_customer(customer)
@@ -277,8 +283,15 @@ def _apply_one(uow: UnitOfWork, command: Command, woken_keys: set[str]) -> Waiti
             known = uow.orders.get_orders(order.store_id, [order.order_number])
             ref = known.get(order.order_number)
             if ref is None:
-                uow.orders.insert_order(order, stage)
+                order_id = uow.orders.insert_order(order, stage)
                 woken_keys.add(order_key(order.store_id, order.order_number))
+                if stage is Milestone.CONFIRMED and _fresh(order.placed_at, now):
+                    # Outbox: planned in this transaction, so the message exists iff the
+                    # order does (docs/notifications.md).
+                    uow.notifications.plan(
+                        [PlannedFact(Trigger.ORDER_CONFIRMED, "once", order_id=order_id)],
+                        now or order.placed_at,
+                    )
             elif (
                 ref.source_updated_at is None
                 or order.source_updated_at is None
@@ -320,15 +333,45 @@ def _apply_one(uow: UnitOfWork, command: Command, woken_keys: set[str]) -> Waiti
             if isinstance(found, Waiting):
                 return found
             uow.orders.upsert_return(found, command)
+            if command.state is ReturnState.RECEIVED and _fresh(command.updated_at, now):
+                # The key (return ref) makes a re-sent "received" update plan nothing.
+                uow.notifications.plan(
+                    [PlannedFact(Trigger.RETURN_RECEIVED, command.return_ref, order_id=found)],
+                    now or command.updated_at,
+                )
             return None
         case UpsertRefund():
             found = _order_id(uow, command.store_id, command.order_number)
             if isinstance(found, Waiting):
                 return found
             uow.orders.upsert_refund(found, command)
+            if command.state is RefundState.PROCESSED and _fresh(command.updated_at, now):
+                uow.notifications.plan(
+                    [
+                        PlannedFact(
+                            Trigger.REFUND_ISSUED,
+                            command.refund_ref,
+                            order_id=found,
+                            detail={
+                                "amount": str(command.amount.amount),
+                                "currency": command.amount.currency,
+                            },
+                        )
+                    ],
+                    now or command.updated_at,
+                )
             return None
         case _:  # RecordTrackingEvent is batched by the caller
             raise TypeError(f"unexpected command {type(command).__name__}")
+
+
+# Order-level news older than this is a backfill or a late sync: telling the customer now
+# ("thanks for your order" a month later) would confuse more than help.
+_STALE_AFTER = timedelta(days=2)
+
+
+def _fresh(at: datetime, now: datetime | None) -> bool:
+    return now is None or now - at <= _STALE_AFTER
 
 
 def _order_id(uow: UnitOfWork, store_id: int, order_number: str) -> int | Waiting:
@@ -444,8 +487,34 @@ def record_events(
             changed[shipment_id] = fold(history)
     # A changed shipment is due for the sweeper now: its forecast and checks follow the scan.
     due = max(event.received_at for _, event in resolved)
+    # Outbox: messages for milestone changes, in this transaction. Comparing the state
+    # before and after the whole batch collapses a burst to the latest milestone (never
+    # "shipped" after "delivered"), and costs nothing for the scans that change none.
+    facts = _milestone_facts(states, changed, due)
     uow.shipments.save_states(changed, due=due)
+    if facts:
+        uow.notifications.plan(facts, due)
     return [(sid, event) for sid, events in fresh.items() for event in events]
+
+
+def _milestone_facts(
+    before: dict[int, ShipmentState], after: dict[int, ShipmentState], now: datetime
+) -> list[PlannedFact]:
+    facts = []
+    for shipment_id, state in after.items():
+        held = before.get(shipment_id)
+        trigger = shipment_trigger(
+            held.milestone if held else None,
+            held.reason if held else Reason.NONE,
+            state.milestone,
+            state.reason,
+        )
+        if trigger is not None and (state.status_at is None or _fresh(state.status_at, now)):
+            occurred = state.status_at.isoformat() if state.status_at else "none"
+            facts.append(
+                PlannedFact(trigger, occurred, shipment_id=shipment_id, detail={"at": occurred})
+            )
+    return facts
 
 
 def _revises_estimate(state: ShipmentState, event: TrackingEvent) -> bool:

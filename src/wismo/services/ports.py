@@ -205,6 +205,9 @@ class UnitOfWork(Protocol):
     @property
     def inbox(self) -> Inbox: ...
 
+    @property
+    def notifications(self) -> NotificationPlanner: ...
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
@@ -449,6 +452,10 @@ class SweepBatch(Protocol):
         """Store the results; returns how many timeline entries were new, per kind."""
         ...
 
+    def notify(self, facts: Sequence[PlannedFact], now: datetime) -> int:
+        """Plan messages for new findings in this batch's transaction (the outbox)."""
+        ...
+
     def commit(self) -> None: ...
 
 
@@ -457,7 +464,58 @@ class SweepRepository(Protocol):
 
     def deliveries(self, store_id: int, after: datetime | None, limit: int) -> list[Delivery]:
         """Delivered shipments of a store, oldest first: the `limit` most recent ones when
-        `after` is None, else those delivered after it."""
+        `after` is None, else those delivered at or after it."""
         ...
 
     def timeline(self, store_id: int, order_id: int) -> list[TimelineEntry]: ...
+
+
+# -- notifications (docs/notifications.md) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFact:
+    """A fact that may become messages: planned in the transaction that recorded it.
+
+    `occurrence` tells one occurrence of the fact from another (the instant a milestone was
+    reached, a finding's key); with the trigger and channel it makes the idempotency key.
+    """
+
+    trigger: str
+    occurrence: str
+    order_id: int | None = None
+    shipment_id: int | None = None
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+class NotificationPlanner(Protocol):
+    def plan(self, facts: Sequence[PlannedFact], now: datetime) -> int:
+        """Write the outbox rows for `facts` (none for a fact already planned); how many."""
+        ...
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A notification the relay holds a lease on."""
+
+    id: int
+    store_id: int
+    order_id: int
+    shipment_id: int | None
+    trigger: str
+    channel: str
+    recipient: str
+    language: str
+    template: str
+    payload: dict[str, object]
+    idempotency_key: str
+    attempts: int
+    was_sending: bool  # a lease taken over from a worker that died mid-send
+    order_number: str
+    store_name: str
+    store_slug: str
+    time_zone: str
+    milestone: str | None
+    order_cancelled: bool
+    sent_last_day: int
+    created_at: datetime  # fixes the signed link's expiry: a resend has the same text

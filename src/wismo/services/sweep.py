@@ -46,6 +46,7 @@ from wismo.domain.exceptions import (
     detect,
 )
 from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase
+from wismo.domain.notify import finding_trigger
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
 from wismo.services.estimate import calendar_for
 from wismo.services.ports import (
@@ -53,6 +54,7 @@ from wismo.services.ports import (
     Clock,
     Delivery,
     DueShipment,
+    PlannedFact,
     SweepRepository,
     TimelineEntry,
 )
@@ -87,8 +89,12 @@ class SweepReport:
 @dataclass(slots=True)
 class _StoreModel:
     estimator: DeliveryEstimator
+    learned: int = 0  # deliveries learned so far
     learned_until: datetime | None = None
     learned_at: float = 0.0
+    # Those delivered at exactly `learned_until`: the next read starts at that instant
+    # (inclusive, so a delivery recorded later with the same instant is not missed), and
+    # these are the ones it returns again. Only the boundary is kept, so it stays small.
     learned_ids: set[int] = field(default_factory=set)
 
 
@@ -141,6 +147,9 @@ class Sweeper:
                     for d in due
                 ]
                 new = batch.record(results)
+                # Outbox: findings become messages in this batch's transaction. The
+                # finding's key is the occurrence, so a finding seen again plans nothing.
+                batch.notify(_finding_facts(results), now)
                 batch.commit()
             report.batches += 1
             report.checked += len(due)
@@ -168,12 +177,19 @@ class Sweeper:
             for delivery in found:
                 self._observe(model, delivery)
 
+    def learned(self, store_id: int) -> int:
+        """How many deliveries of the store the estimator has learned."""
+        model = self._models.get(store_id)
+        return model.learned if model else 0
+
     def _observe(self, model: _StoreModel, d: Delivery) -> None:
         if d.shipment_id in model.learned_ids:
             return
-        model.learned_ids.add(d.shipment_id)
         if model.learned_until is None or d.delivered_at > model.learned_until:
             model.learned_until = d.delivered_at
+            model.learned_ids.clear()
+        model.learned_ids.add(d.shipment_id)
+        model.learned += 1
         zone = _zone(d.zone)
         model.estimator.observe(
             _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region),
@@ -289,7 +305,7 @@ class Sweeper:
         zone: ZoneInfo,
     ) -> Predicted | None:
         model = self._models.get(d.store_id)
-        if model is None or not model.learned_ids:
+        if model is None or not model.learned:
             return None  # nothing learned: any window would be made up
         estimator = model.estimator
         local_now = self._local_now[zone]  # set by `check`
@@ -326,6 +342,19 @@ class Sweeper:
                 )
             )
         return self._forecasts[key]
+
+
+def _finding_facts(results: Sequence[CheckResult]) -> list[PlannedFact]:
+    facts = []
+    for r in results:
+        for e in r.timeline:
+            trigger = finding_trigger(e.code) if e.kind == "exception" else None
+            if trigger is not None:
+                detail: dict[str, object] = {"finding": e.code, **e.detail}
+                if r.shown is not None:
+                    detail["estimate_on"] = str(r.shown.likely_on)
+                facts.append(PlannedFact(trigger, e.key, shipment_id=e.shipment_id, detail=detail))
+    return facts
 
 
 def _predicted(forecast: Forecast | None) -> Predicted | None:

@@ -22,8 +22,15 @@ from sqlalchemy import Connection, Engine
 from wismo.domain.milestones import MILESTONE_OF, PHASE, REASON_OF, Milestone
 from wismo.domain.promise import Predicted
 from wismo.domain.status import ShipmentState
-from wismo.services.ports import CheckResult, Delivery, DueShipment, TimelineEntry
+from wismo.services.ports import (
+    CheckResult,
+    Delivery,
+    DueShipment,
+    PlannedFact,
+    TimelineEntry,
+)
 from wismo.storage import bulk
+from wismo.storage.notifications import SqlNotificationPlanner
 
 # Milestones that only a carrier's own scan can give: the parcel is in its hands.
 _CARRIER_SCANS = tuple(
@@ -211,6 +218,9 @@ class _Batch:
         after = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
         return int(after) - int(before)
 
+    def notify(self, facts: Sequence[PlannedFact], now: datetime) -> int:
+        return SqlNotificationPlanner(self._conn).plan(facts, now) if facts else 0
+
     def commit(self) -> None:
         self._conn.commit()
         self._conn.begin()
@@ -283,7 +293,7 @@ class SqlSweepRepository:
                 sql = select_ + " ORDER BY s.delivered_at DESC LIMIT ?"
                 params: tuple[Any, ...] = (store_id, limit)
             else:
-                sql = select_ + " AND s.delivered_at > ? ORDER BY s.delivered_at LIMIT ?"
+                sql = select_ + " AND s.delivered_at >= ? ORDER BY s.delivered_at LIMIT ?"
                 params = (store_id, after if pg else bulk.sqlite_instant(after), limit)
             if pg:
                 sql = sql.replace("?", "%s")

@@ -309,6 +309,71 @@ unmapped_codes = Table(
     UniqueConstraint("carrier", "code", name="uq_unmapped_codes_carrier_code"),
 )
 
+# Outbound messages (docs/notifications.md): written in the same transaction as the change
+# that caused them, sent later by the relay. The idempotency key makes planning the same
+# fact twice (a replayed batch, a second sweeper) a no-op and is what providers are given.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE")),
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("trigger", String(40), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | sms | webhook
+    Column("recipient", String(2000), nullable=False),  # lower-cased email, E.164, URL
+    Column("language", String(35), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),  # the facts the message is rendered from
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    # pending|held|sending|sent|failed|suppressed|cancelled
+    Column("status", String(16), nullable=False),
+    Column("not_before", UTCDateTime),  # quiet hours: held until then
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("claimed_by", String(100)),
+    Column("provider_message_id", String(200)),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "notification_id",
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("worker", String(100)),
+    Column("outcome", String(16), nullable=False),  # sent | retry | failed | superseded
+    Column("provider_status", String(64)),  # HTTP status, SMTP code, provider state
+    Column("provider_message_id", String(200)),
+    Column("detail", Text),  # the provider's answer, trimmed
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+)
+
+# SMS STOP and email unsubscribes: honoured for every order of the store at once.
+channel_optouts = Table(
+    "channel_optouts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("source", String(32), nullable=False),  # sms_stop | unsubscribe | bounce
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("store_id", "channel", "address", name="uq_channel_optouts_address"),
+)
+
 ALL_TABLES = (
     stores,
     api_keys,
@@ -324,4 +389,7 @@ ALL_TABLES = (
     inbox,
     integrations,
     unmapped_codes,
+    notifications,
+    notification_attempts,
+    channel_optouts,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 
 from wismo.storage.inbox import SqlInbox
+from wismo.storage.notifications import SqlNotificationPlanner
 from wismo.storage.orders import SqlOrderRepository
 from wismo.storage.shipments import SqlShipmentRepository
 
@@ -18,6 +19,7 @@ class SqlUnitOfWork:
     orders: SqlOrderRepository
     shipments: SqlShipmentRepository
     inbox: SqlInbox
+    notifications: SqlNotificationPlanner
 
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
@@ -29,6 +31,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(self.conn)
         self.shipments = SqlShipmentRepository(self.conn)
         self.inbox = SqlInbox(self.conn)
+        self.notifications = SqlNotificationPlanner(self.conn)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -15,10 +15,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wismo.bootstrap import Wismo, bootstrap
-from wismo.web import aggregator_routes, ingest_routes, shopify_routes, status_routes
+from wismo.web import aggregator_routes, ingest_routes, page_routes, shopify_routes, status_routes
 from wismo.web.batcher import GroupCommitter
 from wismo.web.deps import problem
 from wismo.web.metrics_routes import router as metrics_router
+from wismo.web.notification_routes import router as notification_router
 
 
 def create_app(wismo: Wismo | None = None) -> FastAPI:
@@ -49,6 +50,8 @@ def create_app(wismo: Wismo | None = None) -> FastAPI:
     app.include_router(aggregator_routes.router)
     app.include_router(shopify_routes.router)
     app.include_router(metrics_router)
+    app.include_router(notification_router)  # Twilio callbacks, unsubscribes (open)
+    app.include_router(page_routes.router)  # the customer tracking page (open, HTML)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
