@@ -236,10 +236,11 @@ def _many(conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
 def _make_due_again(engine: Engine, ids: list[int]) -> None:
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM shipment_timeline"))
+        conn.execute(text("DELETE FROM notifications"))
         bulk.execute_in_list(
             conn,
             "UPDATE shipments SET next_check_at = ?, predicted_on = NULL, estimate_on = NULL,"
-            " carrier_eta_seen_on = NULL WHERE id {ids}",
+            " carrier_eta_seen_on = NULL, open_findings = NULL WHERE id {ids}",
             ids,
             bulk.sqlite_instant(NOW - timedelta(minutes=1))
             if engine.dialect.name == "sqlite"

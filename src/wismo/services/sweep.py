@@ -148,8 +148,9 @@ class Sweeper:
                 ]
                 new = batch.record(results)
                 # Outbox: findings become messages in this batch's transaction. The
-                # finding's key is the occurrence, so a finding seen again plans nothing.
-                batch.notify(_finding_facts(results), now)
+                # finding's key is the occurrence, so a finding seen again plans nothing;
+                # one that was already open at the last check is not even offered again.
+                batch.notify(_finding_facts(due, results), now)
                 batch.commit()
             report.batches += 1
             report.checked += len(due)
@@ -310,7 +311,10 @@ class Sweeper:
         estimator = model.estimator
         local_now = self._local_now[zone]  # set by `check`
         if d.state.milestone is Milestone.OUT_FOR_DELIVERY:
-            return _predicted(estimator.out_for_delivery(local_now))
+            today_key = (d.store_id, Milestone.OUT_FOR_DELIVERY, local_now.date())
+            if today_key not in self._forecasts:
+                self._forecasts[today_key] = _predicted(estimator.out_for_delivery(local_now))
+            return self._forecasts[today_key]
         lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
         since, stage = (handed_over, HANDOVER) if handed_over else (d.placed_at, ORDER)
         # A forecast depends on the time only through the day the parcel's clock starts and
@@ -344,11 +348,13 @@ class Sweeper:
         return self._forecasts[key]
 
 
-def _finding_facts(results: Sequence[CheckResult]) -> list[PlannedFact]:
+def _finding_facts(due: Sequence[DueShipment], results: Sequence[CheckResult]) -> list[PlannedFact]:
     facts = []
-    for r in results:
+    for d, r in zip(due, results, strict=True):
         for e in r.timeline:
-            trigger = finding_trigger(e.code) if e.kind == "exception" else None
+            if e.kind != "exception" or e.code in d.open_findings:
+                continue
+            trigger = finding_trigger(e.code)
             if trigger is not None:
                 detail: dict[str, object] = {"finding": e.code, **e.detail}
                 if r.shown is not None:

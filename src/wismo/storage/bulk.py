@@ -61,7 +61,7 @@ def read_instant(value: Any) -> datetime | None:
     if isinstance(value, str):
         moment = _INSTANT_CACHE.get(value)
         if moment is None:
-            if len(_INSTANT_CACHE) > 50_000:
+            if len(_INSTANT_CACHE) > 250_000:  # a sweep reads ~8 instants per row
                 _INSTANT_CACHE.clear()
             moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
             _INSTANT_CACHE[value] = moment
