@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Connection, case, delete, select, update
+from sqlalchemy import Connection, bindparam, case, delete, select, update
 
 from wismo.domain.commands import CancelOrder, UpsertRefund, UpsertReturn
 from wismo.domain.milestones import Milestone
@@ -298,22 +298,12 @@ class SqlOrderRepository:
 
     def load_view(self, store_id: int, order_id: int) -> OrderView | None:
         conn = self._conn
-        row = conn.execute(
-            select(orders, stores.c.time_zone.label("store_time_zone"))
-            .join(stores, stores.c.id == orders.c.store_id)
-            .where(orders.c.id == order_id, orders.c.store_id == store_id)
-        ).first()
+        ids = {"order_id": order_id, "store_id": store_id}
+        row = conn.execute(_VIEW_ORDER, ids).first()
         if row is None:
             return None
         currency = row.currency
-        lines = [
-            _line(r, currency)
-            for r in conn.execute(
-                select(order_lines)
-                .where(order_lines.c.order_id == order_id)
-                .order_by(order_lines.c.id)
-            )
-        ]
+        lines = [_line(r, currency) for r in conn.execute(_VIEW_LINES, ids)]
         address = row.shipping_address
         order = Order(
             id=row.id,
@@ -336,7 +326,7 @@ class SqlOrderRepository:
         )
         customer = None
         if row.customer_id is not None:
-            c = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one()
+            c = conn.execute(_VIEW_CUSTOMER, {"customer_id": row.customer_id}).one()
             customer = Customer(
                 id=c.id,
                 store_id=c.store_id,
@@ -348,18 +338,10 @@ class SqlOrderRepository:
                 time_zone=c.time_zone,
                 consent={Channel(k): bool(v) for k, v in c.consent.items()},
             )
-        ship_rows = conn.execute(
-            select(shipments)
-            .where(shipments.c.order_id == order_id)
-            .order_by(shipments.c.created_at, shipments.c.id)
-        ).all()
+        ship_rows = conn.execute(_VIEW_SHIPMENTS, ids).all()
         lines_by_shipment: dict[int, list[ShipmentLine]] = {r.id: [] for r in ship_rows}
         if ship_rows:
-            for sl in conn.execute(
-                select(shipment_lines).where(
-                    shipment_lines.c.shipment_id.in_(list(lines_by_shipment))
-                )
-            ):
+            for sl in conn.execute(_VIEW_SHIPMENT_LINES, {"ids": list(lines_by_shipment)}):
                 lines_by_shipment[sl.shipment_id].append(ShipmentLine(sl.line_ref, sl.quantity))
         views = tuple(
             ShipmentView(
@@ -388,9 +370,7 @@ class SqlOrderRepository:
                 carrier=r.carrier,
                 tracking_number=r.tracking_number,
             )
-            for r in conn.execute(
-                select(returns).where(returns.c.order_id == order_id).order_by(returns.c.id)
-            )
+            for r in conn.execute(_VIEW_RETURNS, ids)
         )
         refs = tuple(
             Refund(
@@ -405,9 +385,7 @@ class SqlOrderRepository:
                 expected_by_on=r.expected_by_on,
                 return_ref=r.return_ref,
             )
-            for r in conn.execute(
-                select(refunds).where(refunds.c.order_id == order_id).order_by(refunds.c.id)
-            )
+            for r in conn.execute(_VIEW_REFUNDS, ids)
         )
         return OrderView(
             order=order,
@@ -417,7 +395,13 @@ class SqlOrderRepository:
             returns=rets,
             refunds=refs,
             store_time_zone=row.store_time_zone,
-            timeline=tuple(load_timeline(conn, store_id, order_id)) if views else (),
+            # Only the sweeper writes the timeline, and it stamps `predicted_at` on every
+            # shipment it checks: an order none of whose shipments it saw has none to read.
+            timeline=(
+                tuple(load_timeline(conn, store_id, order_id))
+                if any(r.predicted_at is not None for r in ship_rows)
+                else ()
+            ),
         )
 
 
@@ -436,6 +420,35 @@ def _line(r: Any, currency: str) -> OrderLine:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# The order view's statements, built once: building a Core statement costs more than
+# SQLite takes to run it, and the status answer runs these on every lookup.
+_VIEW_ORDER = (
+    select(orders, stores.c.time_zone.label("store_time_zone"))
+    .join(stores, stores.c.id == orders.c.store_id)
+    .where(orders.c.id == bindparam("order_id"), orders.c.store_id == bindparam("store_id"))
+)
+_VIEW_LINES = (
+    select(order_lines)
+    .where(order_lines.c.order_id == bindparam("order_id"))
+    .order_by(order_lines.c.id)
+)
+_VIEW_CUSTOMER = select(customers).where(customers.c.id == bindparam("customer_id"))
+_VIEW_SHIPMENTS = (
+    select(shipments)
+    .where(shipments.c.order_id == bindparam("order_id"))
+    .order_by(shipments.c.created_at, shipments.c.id)
+)
+_VIEW_SHIPMENT_LINES = select(shipment_lines).where(
+    shipment_lines.c.shipment_id.in_(bindparam("ids", expanding=True))
+)
+_VIEW_RETURNS = (
+    select(returns).where(returns.c.order_id == bindparam("order_id")).order_by(returns.c.id)
+)
+_VIEW_REFUNDS = (
+    select(refunds).where(refunds.c.order_id == bindparam("order_id")).order_by(refunds.c.id)
+)
 
 
 def _predicted(row: Any) -> Predicted | None:
