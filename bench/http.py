@@ -342,7 +342,7 @@ async def _wait_ready(port: int, server: subprocess.Popen[bytes], log_path: Path
             if status == 200:
                 return
         except (OSError, TimeoutError, ValueError, *_READ_ERRORS):
-            pass
+            pass  # not listening yet, or half started: ask again shortly
         await asyncio.sleep(0.1)
     raise RuntimeError(f"server not ready in {READY_TIMEOUT_S}s:\n{log_path.read_text()[-3000:]}")
 

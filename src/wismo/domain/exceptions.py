@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wismo.domain.estimate import BusinessCalendar
 from wismo.domain.milestones import FINAL_MILESTONES, Milestone, Reason
+from wismo.domain.zones import reported_zone, zone
 
 
 class FindingCode(StrEnum):
@@ -272,35 +272,14 @@ _IN_TRANSIT = frozenset(
 )
 
 
-@lru_cache(maxsize=512)
 def _zone(name: str) -> tzinfo:
     """The customer's zone; UTC when the name is not a zone this machine knows."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # ValueError: a malformed key ("../x", ""); OSError: a directory ("America").
-        return UTC
+    return zone(name)
 
 
-@lru_cache(maxsize=1024)
 def _scan_zone(label: str | None, fallback: str) -> tzinfo:
-    """The zone a carrier reported ("Europe/Paris", "+01:00", "Z"), read as
-    `wismo.services.status` shows it; the customer's zone when absent or unknown."""
-    if not label:
-        return _zone(fallback)
-    if label == "Z":
-        return UTC
-    if len(label) == 6 and label[0] in "+-" and label[3] == ":":
-        hours, minutes = label[1:3], label[4:6]
-        if (hours + minutes).isascii() and (hours + minutes).isdigit():
-            offset = timedelta(hours=int(hours), minutes=int(minutes))
-            if offset < _DAY:
-                return timezone(offset if label[0] == "+" else -offset)
-        return _zone(fallback)
-    try:
-        return ZoneInfo(label)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return _zone(fallback)
+    """The zone a carrier reported; the customer's zone when absent or unknown."""
+    return reported_zone(label, fallback) or UTC
 
 
 def _utc(moment: datetime) -> datetime:

@@ -12,14 +12,16 @@ import hmac
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from wismo.domain.milestones import Milestone, Reason
 from wismo.domain.model import OrderLine, Refund, RefundMethod, RefundState, Return, ReturnState
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, choose
 from wismo.domain.status import OrderSummary, summarise_order
+from wismo.domain.zones import reported_zone
+from wismo.domain.zones import zone as zone_named
 from wismo.services.ports import Clock, OrderView, ShipmentView, UnitOfWorkFactory
 from wismo.services.wording import (
     REFUND_TEXT,
@@ -176,24 +178,10 @@ class OrderStatusAnswer:
     timeline: tuple[TimelineItem, ...] = ()
 
 
-def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
-    try:
-        return ZoneInfo(name or fallback)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _local(moment: datetime, tz_label: str | None) -> datetime:
     """Show a carrier's instant in the zone it reported (an offset like +01:00 or a name)."""
-    if not tz_label:
-        return moment
-    if tz_label == "Z":
-        return moment.astimezone(UTC)
-    if tz_label[0] in "+-" and len(tz_label) == 6:
-        sign = 1 if tz_label[0] == "+" else -1
-        offset = timedelta(hours=int(tz_label[1:3]), minutes=int(tz_label[4:6]))
-        return moment.astimezone(timezone(sign * offset))
-    return moment.astimezone(_zone(tz_label))
+    reported = reported_zone(tz_label)
+    return moment.astimezone(reported) if reported else moment
 
 
 def build_answer(
@@ -203,7 +191,7 @@ def build_answer(
 ) -> OrderStatusAnswer:
     order = view.order
     customer_zone = view.customer.time_zone if view.customer else None
-    zone = _zone(customer_zone, view.store_time_zone)
+    zone = zone_named(customer_zone, view.store_time_zone)
     today = now.astimezone(zone).date()
     lines = {ln.line_ref: ln for ln in order.lines}
     promised = (

@@ -25,9 +25,8 @@ import logging
 import time as timer
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wismo.domain.estimate import (
     HANDOVER,
@@ -48,6 +47,7 @@ from wismo.domain.exceptions import (
 from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase
 from wismo.domain.notify import finding_trigger
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
+from wismo.domain.zones import zone as zone_named
 from wismo.services.estimate import calendar_for
 from wismo.services.ports import (
     CheckResult,
@@ -64,15 +64,7 @@ log = logging.getLogger(__name__)
 CONFIDENCE = 0.8  # the window stated to customers: "Tue 3 - Thu 5 Dec, 80% likely"
 
 
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+def _local(moment: datetime, zone: tzinfo) -> datetime:
     """The wall-clock time in `zone`, naive: the estimator counts local business days."""
     return moment.astimezone(zone).replace(tzinfo=None)
 
@@ -119,7 +111,7 @@ class Sweeper:
         self._relearn_seconds = relearn_seconds
         self._models: dict[int, _StoreModel] = {}
         self._forecasts: dict[tuple[object, ...], Predicted | None] = {}
-        self._local_now: dict[ZoneInfo, datetime] = {}
+        self._local_now: dict[tzinfo, datetime] = {}
 
     def sweep(self, limit: int = 10_000) -> SweepReport:
         """Check up to `limit` due shipments, in batches of one transaction each."""
@@ -191,7 +183,7 @@ class Sweeper:
             model.learned_ids.clear()
         model.learned_ids.add(d.shipment_id)
         model.learned += 1
-        zone = _zone(d.zone)
+        zone = zone_named(d.zone)
         model.estimator.observe(
             _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region),
             _calendar(d.country, d.region, d.delivered_at.year),
@@ -211,7 +203,7 @@ class Sweeper:
         handover: datetime | None = None,
     ) -> CheckResult:
         state = d.state
-        zone = _zone(d.zone)
+        zone = zone_named(d.zone)
         local_now = self._local_now.get(zone)
         if local_now is None:
             local_now = self._local_now[zone] = _local(now, zone)
@@ -303,7 +295,7 @@ class Sweeper:
         handed_over: datetime | None,
         calendar: BusinessCalendar,
         now: datetime,
-        zone: ZoneInfo,
+        zone: tzinfo,
     ) -> Predicted | None:
         model = self._models.get(d.store_id)
         if model is None or not model.learned:
@@ -413,7 +405,7 @@ def _revisions(
 
 
 @lru_cache(maxsize=4096)
-def _midnight_after(day: date, zone: ZoneInfo) -> datetime:
+def _midnight_after(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
 
 

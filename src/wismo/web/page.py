@@ -10,14 +10,13 @@ choice, see docs/tracking-page.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 
 from wismo.domain.milestones import Milestone, Reason
+from wismo.domain.zones import reported_zone
 from wismo.services.branding import Theme, theme
 from wismo.services.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from wismo.services.status import OrderStatusAnswer, Package
@@ -202,22 +201,7 @@ def _scan(t: Translator, s: ScanRow) -> dict[str, Any]:
         status = s.milestone
     return {
         "status": status,
-        "when": t.when(s.occurred_at, _scan_zone(s.occurred_tz)),
+        "when": t.when(s.occurred_at, reported_zone(s.occurred_tz)),
         "place": s.location,
         "description": s.description,
     }
-
-
-def _scan_zone(label: str | None) -> ZoneInfo | timezone | None:
-    """The zone a carrier reported a scan in (`+01:00`, `Z` or a name), if it is usable."""
-    if not label:
-        return None
-    if label == "Z":
-        return UTC
-    if label[0] in "+-" and len(label) == 6 and label[1:3].isdigit() and label[4:6].isdigit():
-        sign = 1 if label[0] == "+" else -1
-        return timezone(sign * timedelta(hours=int(label[1:3]), minutes=int(label[4:6])))
-    try:
-        return ZoneInfo(label)
-    except (ValueError, KeyError):
-        return None
