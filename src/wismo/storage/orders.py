@@ -32,7 +32,7 @@ from wismo.domain.model import (
 from wismo.domain.promise import Predicted
 from wismo.services.ports import OrderRef, OrderView, ShipmentRef, ShipmentView
 from wismo.storage.dialect import insert_for
-from wismo.storage.shipments import state_from_row
+from wismo.storage.shipments import predicted_from, state_from_row
 from wismo.storage.sweep import load_timeline
 from wismo.storage.tables import (
     customers,
@@ -452,12 +452,10 @@ _VIEW_REFUNDS = (
 
 
 def _predicted(row: Any) -> Predicted | None:
-    if row.predicted_on is None:
-        return None
-    return Predicted(
-        from_on=row.predicted_from_on or row.predicted_on,
-        likely_on=row.predicted_on,
-        to_on=row.predicted_to_on or row.predicted_on,
-        confidence=float(row.predicted_confidence or 0.0),
-        basis=row.predicted_basis or "none",
+    return predicted_from(
+        row.predicted_from_on,
+        row.predicted_on,
+        row.predicted_to_on,
+        row.predicted_confidence,
+        row.predicted_basis,
     )

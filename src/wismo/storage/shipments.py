@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from wismo.domain.milestones import (
     canonical_code,
 )
 from wismo.domain.model import Location, TrackingEvent
+from wismo.domain.promise import Predicted
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import ShipmentRef
 from wismo.storage import bulk
@@ -48,6 +49,25 @@ def state_from_row(row: Any) -> ShipmentState:
         carrier_eta_at=row.carrier_eta_at,
         carrier_eta_set_at=row.carrier_eta_set_at,
         event_count=row.event_count,
+    )
+
+
+def predicted_from(
+    from_on: date | None,
+    likely_on: date | None,
+    to_on: date | None,
+    confidence: float | None,
+    basis: str | None,
+) -> Predicted | None:
+    """Wismo's stored forecast (the `predicted_*` columns), None if there is none."""
+    if likely_on is None:
+        return None
+    return Predicted(
+        from_on=from_on or likely_on,
+        likely_on=likely_on,
+        to_on=to_on or likely_on,
+        confidence=float(confidence or 0.0),
+        basis=basis or "none",
     )
 
 

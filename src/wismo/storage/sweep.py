@@ -20,7 +20,6 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from wismo.domain.milestones import MILESTONE_OF, PHASE, REASON_OF, Milestone
-from wismo.domain.promise import Predicted
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import (
     CheckResult,
@@ -31,6 +30,7 @@ from wismo.services.ports import (
 )
 from wismo.storage import bulk
 from wismo.storage.notifications import SqlNotificationPlanner
+from wismo.storage.shipments import predicted_from
 
 # Milestones that only a carrier's own scan can give: the parcel is in its hands.
 _CARRIER_SCANS = tuple(
@@ -100,15 +100,11 @@ def _json(value: Any) -> Any:
 def _due(r: Any) -> DueShipment:
     instant = bulk.read_instant
     predicted_on = _day(r[21])
-    predicted = None
-    if predicted_on is not None:
-        predicted = Predicted(
-            from_on=_day(r[20]) or predicted_on,
-            likely_on=predicted_on,
-            to_on=_day(r[22]) or predicted_on,
-            confidence=float(r[23] or 0.0),
-            basis=r[24] or "none",
-        )
+    predicted = (
+        None
+        if predicted_on is None
+        else predicted_from(_day(r[20]), predicted_on, _day(r[22]), r[23], r[24])
+    )
     address = _json(r[33]) or {}
     return DueShipment(
         id=int(r[0]),
