@@ -30,6 +30,15 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def head() -> str:
+    """The newest revision the code ships (what `upgrade` brings a database to)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert found is not None  # the package always ships migrations
+    return found
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), revision)

@@ -374,6 +374,24 @@ channel_optouts = Table(
     UniqueConstraint("store_id", "channel", "address", name="uq_channel_optouts_address"),
 )
 
+# A browser's Web Push subscription, made on one order's tracking page (RFC 8030/8291):
+# the endpoint is the push service's URL for that browser, p256dh and auth its keys.
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("endpoint", String(2000), nullable=False),
+    Column("p256dh", String(200), nullable=False),
+    Column("auth", String(100), nullable=False),
+    Column("language", String(35)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("order_id", "endpoint", name="uq_push_subscriptions_order_endpoint"),
+)
+
 ALL_TABLES = (
     stores,
     api_keys,
@@ -392,4 +410,5 @@ ALL_TABLES = (
     notifications,
     notification_attempts,
     channel_optouts,
+    push_subscriptions,
 )
