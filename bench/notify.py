@@ -3,17 +3,18 @@
 `python -m bench notify --workers 3 --notifications 10000 --kill-one`
 
 PostgreSQL; half the notifications are email (a real SMTP server, aiosmtpd) and half SMS
-(a local server speaking Twilio's Messages API, driven through the `twilio` SDK). N relay
-worker processes share the outbox (`FOR UPDATE SKIP LOCKED`, 5 s leases); with
-`--kill-one`, one of them is SIGKILLed when a third has been sent, and its leases are taken
-over. The sinks then count what arrived per idempotency key (email: the
-`X-Wismo-Idempotency-Key` header; SMS: the body, unique per notification here), honestly:
-neither deduplicates, as the real providers do not.
+(a local server speaking Twilio's Messages API, driven through the `twilio` SDK), both in
+a process of their own. N relay worker processes share the outbox (`FOR UPDATE SKIP
+LOCKED`, 5 s leases); the clock starts when all of them have started and connected. With
+`--kill-one`, one of them is SIGKILLed when a third has arrived, and its leases are taken
+over. The sinks count every arrival per idempotency key (email: the
+`X-Wismo-Idempotency-Key` header; SMS: the order number in the body, unique per
+notification here), honestly: neither deduplicates, as the real providers do not.
 
 Result: `sent` (distinct notifications that arrived), `duplicates` (arrivals beyond the
-first), `lost` (never arrived), `per_s` (distinct arrivals per second of the run), and a
-same-run `baseline_per_s`: one process sending straight to the sinks, no database, with
-its ratio.
+first; the keys are printed), `lost` (never arrived), `per_s` (distinct arrivals per second
+of the run), and a same-run `baseline_per_s`: one process sending straight to the sinks,
+no database, with its ratio.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import re
 import signal
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Event as EventType
+from multiprocessing.synchronize import Semaphore as SemaphoreType
 from typing import Any
 
 from sqlalchemy import func, select
@@ -41,6 +45,7 @@ from wismo.storage import stores
 from wismo.storage.tables import notifications, orders
 
 SENDER = "+15005550006"
+BASELINE_MESSAGES = 1000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +72,8 @@ def _worker(  # noqa: PLR0917 - a process target takes its arguments positionall
     twilio: tuple[str, str, str],
     lease_seconds: float,
     batch: int,
+    ready: SemaphoreType,
+    go: EventType,
     stop: EventType,
 ) -> None:
     w = bootstrap(Settings(database_url=url), migrate=False)
@@ -77,6 +84,8 @@ def _worker(  # noqa: PLR0917 - a process target takes its arguments positionall
         batch_size=batch,
         lease_seconds=lease_seconds,
     )
+    ready.release()
+    go.wait()
     while not stop.is_set():
         if relay.run_once().claimed == 0:
             time.sleep(0.05)
@@ -134,9 +143,9 @@ def _seed(url: str, n: int, say: Progress) -> None:
     say(f"seeded {n} pending notifications (half email, half SMS)")
 
 
-def _baseline(smtp: SmtpSink, twilio: TwilioSink, n: int) -> float:
+def _baseline(smtp_port: int, twilio: tuple[str, str, str], n: int) -> float:
     """One process sending straight to the sinks: what the sinks and SDKs allow."""
-    channels = _channels(smtp.port, (twilio.account_sid, twilio.auth_token, twilio.base_url))
+    channels = _channels(smtp_port, twilio)
     started = time.perf_counter()
     for i in range(n):
         kind = "email" if i % 2 == 0 else "sms"
@@ -151,42 +160,99 @@ def _sms_key(body: str) -> str:
     return found.group(0) if found else body
 
 
-def _sink_counts(smtp: SmtpSink, twilio: TwilioSink) -> tuple[int, int]:
+def _sink_counts(smtp: SmtpSink, twilio: TwilioSink) -> tuple[int, int, list[str]]:
+    """(distinct notifications, arrivals beyond the first of each, a few duplicated keys)."""
     keys = [k for k in smtp.keys().items() if not k[0].startswith("baseline-")]
     keys += [k for k in twilio.keys().items() if not k[0].startswith("baseline ")]
-    return len(keys), sum(c - 1 for _, c in keys)
+    twice = [k for k, c in keys if c > 1]
+    return len(keys), sum(c - 1 for _, c in keys), twice[:5]
+
+
+def _serve_sinks(conn: Connection) -> None:
+    """The sinks' process: answers `arrived` (every arrival so far, counted without
+    looking at them) and `counts` (distinct notifications and duplicates), until `stop`."""
+    with SmtpSink() as smtp, TwilioSink(key_of=_sms_key) as twilio:
+        conn.send((smtp.port, (twilio.account_sid, twilio.auth_token, twilio.base_url)))
+        while (request := conn.recv()) != "stop":
+            if request == "arrived":
+                conn.send(len(smtp.raw) + len(twilio.messages))
+            else:
+                conn.send(_sink_counts(smtp, twilio))
+
+
+class _Sinks:
+    """The SMTP and Twilio sinks in a process of their own. In the orchestrating process
+    they shared its interpreter lock: each progress poll stalled them, and with them every
+    worker waiting on an answer, just before the kill. Polling now only asks how many
+    arrived; the count per idempotency key is taken once, at the end."""
+
+    def __init__(self, ctx: SpawnContext) -> None:
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_sinks, args=(child,), daemon=True)
+
+    def __enter__(self) -> _Sinks:
+        self._proc.start()
+        self.smtp_port, self.twilio = self._conn.recv()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=10)
+
+    def arrived(self) -> int:
+        self._conn.send("arrived")
+        return int(self._conn.recv())
+
+    def counts(self) -> tuple[int, int, list[str]]:
+        """(distinct notifications that arrived, arrivals beyond the first of each, some of
+        the keys that arrived more than once)."""
+        self._conn.send("counts")
+        distinct, duplicates, twice = self._conn.recv()
+        return int(distinct), int(duplicates), list(twice)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     say = Progress()
     ctx = mp.get_context("spawn")
-    with (
-        database("postgres", args.keep, say) as url,
-        SmtpSink() as smtp,
-        TwilioSink(key_of=_sms_key) as twilio,
-    ):
+    with database("postgres", args.keep, say) as url, _Sinks(ctx) as sinks:
         _seed(url, args.notifications, say)
-        baseline = _baseline(smtp, twilio, 1000)
+        baseline = _baseline(sinks.smtp_port, sinks.twilio, BASELINE_MESSAGES)
         say(f"baseline: {baseline:.0f} messages/s straight to the sinks, one process")
-        stop = ctx.Event()
-        twilio_cfg = (twilio.account_sid, twilio.auth_token, twilio.base_url)
+        ready, go, stop = ctx.Semaphore(0), ctx.Event(), ctx.Event()
+        twilio_cfg = sinks.twilio
         procs = [
             ctx.Process(
                 target=_worker,
-                args=(url, f"w{i}", smtp.port, twilio_cfg, args.lease_seconds, args.batch, stop),
+                args=(
+                    url,
+                    f"w{i}",
+                    sinks.smtp_port,
+                    twilio_cfg,
+                    args.lease_seconds,
+                    args.batch,
+                    ready,
+                    go,
+                    stop,
+                ),
                 daemon=True,
             )
             for i in range(args.workers)
         ]
         w = bootstrap(Settings(database_url=url), migrate=False)
-        started = time.perf_counter()
         for p in procs:
             p.start()
+        # The clock starts when every worker has imported and connected: what is measured
+        # is the relay, not the interpreter's start-up.
+        for _ in procs:
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a relay worker did not start")
+        started = time.perf_counter()
+        go.set()
         killed = None
         last = -1
         deadline = started + max(120.0, args.notifications / 20)
         while time.perf_counter() < deadline:
-            arrived, _ = _sink_counts(smtp, twilio)
+            arrived = sinks.arrived() - BASELINE_MESSAGES
             if args.kill_one and killed is None and arrived >= args.notifications // 3:
                 killed = procs[0].pid
                 assert killed is not None
@@ -216,8 +282,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         w.close()
         time.sleep(0.2)  # let the sinks finish what was in flight
-        arrived, duplicates = _sink_counts(smtp, twilio)
+        arrived, duplicates, twice = sinks.counts()
     say(f"outbox by status: {by_status}")
+    if twice:
+        say(f"arrived more than once: {', '.join(twice)}")
     per_s = arrived / elapsed
     return {
         "benchmark": "notify",

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from wismo.bootstrap import Wismo, make_relay, make_sweeper
 from wismo.channels.fake import FakeChannel
 from wismo.cli.main import app as cli
-from wismo.services.notify import Message, SendError
+from wismo.services.notify import Message, SendError, SendResult
 from wismo.storage.notifications import SqlRelayStore, history
 from wismo.storage.tables import integrations, notification_attempts, notifications
 from wismo.testing import FakeClock, encode, envelope, order_created, shipment_created, tracking
@@ -208,6 +208,35 @@ def test_retries_with_backoff_then_gives_up_on_permanent(wismo: Wismo, store_id:
     assert [x.trigger for x in rows(wismo)] == ["order_confirmed"]
 
 
+def test_a_timed_out_send_the_provider_accepted_is_not_sent_again(
+    wismo: Wismo, store_id: int
+) -> None:
+    """The provider took the message but the answer was lost (a timeout): the retry asks
+    the provider first, finds it, and records it as sent without a second SMS."""
+    order(wismo, store_id, consent={"email": False, "sms": True})
+    accepted: list[Message] = []
+
+    def lose_the_answer(m: Message) -> SendError | None:
+        if not accepted:
+            accepted.append(m)  # accepted at the provider, then the connection dropped
+            return SendError("read timed out", provider_status="timeout")
+        return None
+
+    class Provider(FakeChannel):
+        def lookup(self, message: Message, since: datetime) -> SendResult | None:
+            """The provider's record, as Twilio's message list would show it."""
+            keys = {a.idempotency_key for a in accepted}
+            return SendResult("SM1", "accepted") if message.idempotency_key in keys else None
+
+    sms = Provider(lose_the_answer)
+    relay(wismo, sms=sms).run_once()
+    assert rows(wismo)[0].status == "pending"
+    wismo.clock.now = rows(wismo)[0].next_attempt_at  # type: ignore[attr-defined]
+    report = relay(wismo, sms=sms).run_once()
+    assert (report.sent, len(sms.sent)) == (1, 0)  # recorded, not sent a second time
+    assert rows(wismo)[0].status == "sent"
+
+
 def test_expired_lease_is_taken_over_and_provider_asked(wismo: Wismo, store_id: int) -> None:
     """A worker that died mid-send leaves `sending`; after the lease another worker asks
     the provider, finds the message, and records it without sending again."""
@@ -252,7 +281,8 @@ def test_store_rules_from_integration(wismo: Wismo, store_id: int) -> None:
     assert triggers(wismo) == [("delivered", "email")]
 
 
-def test_rate_limit_suppresses(wismo: Wismo, store_id: int) -> None:
+def test_rate_limit_defers(wismo: Wismo, store_id: int) -> None:
+    """Over the day's limit a message waits (held), it is not dropped."""
     order(wismo, store_id, consent={})
     with wismo.engine.begin() as conn:
         conn.execute(update(notifications).values(status="sent", sent_at=T0))
@@ -261,9 +291,10 @@ def test_rate_limit_suppresses(wismo: Wismo, store_id: int) -> None:
         order(wismo, store_id, n, consent={})
     email = FakeChannel()
     report = relay(wismo, email=email).run_once()
-    assert report.skipped >= 1
+    assert (report.sent, report.deferred) == (5, 2)
     statuses: Sequence[str] = [r.status for r in rows(wismo)]
-    assert "suppressed" in statuses
+    assert statuses.count("held") == 2
+    assert "suppressed" not in statuses
 
 
 TOKEN = "twilio-token"

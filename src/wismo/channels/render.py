@@ -1,9 +1,13 @@
 """Renders a claimed notification into a message: wording in the customer's language,
-dates in their locale and zone (babel), HTML escaped by Jinja2's autoescape."""
+dates in their locale and zone (babel), HTML escaped by Jinja2's autoescape.
+
+Split orders: the claim puts the order's packages as they are at sending in the payload
+(`packages`: this package's place and items, how many are delivered, what is still to
+ship), and the message says it in a sentence or two after its body."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,10 +16,12 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from wismo.channels.texts import CHROME, TEXTS
+from wismo.channels.push import push_message
+from wismo.channels.texts import CHROME, HELP, HELP_CONTACT, SPLIT, TEXTS
 from wismo.domain.notify import zone_or_utc
 from wismo.services.notify import Message
 from wismo.services.ports import Claimed
+from wismo.services.sms_inbound import HelpInfo
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -45,15 +51,25 @@ class TemplateRenderer:
         texts = TEXTS[lang]
         subject_t, body_t = texts.get(n.template) or texts[n.trigger]
         zone = zone_or_utc(n.time_zone)
+        packages = n.payload.get("packages")
+        packages = packages if isinstance(packages, Mapping) else {}
         values = {
             "order": n.order_number,
             "store": n.store_name,
             "date": _date(n.payload, lang, zone),
             "amount": _amount(n.payload, lang),
+            "count": packages.get("count", ""),
         }
         subject, body = subject_t.format(**values), body_t.format(**values)
+        notes = split_notes(n.trigger, packages, lang)
         link = self._public_url + self._link_for(n)
-        common = {"store": n.store_name, "subject": subject, "body": body, "link": link}
+        common = {
+            "store": n.store_name,
+            "subject": subject,
+            "body": body,
+            "notes": notes,
+            "link": link,
+        }
         if n.channel == "email":
             unsubscribe = self._public_url + self._unsubscribe_for(n)
             ctx = {**common, "lang": lang, "chrome": CHROME[lang], "unsubscribe": unsubscribe}
@@ -70,20 +86,22 @@ class TemplateRenderer:
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 },
             )
+        if n.channel == "push":
+            return push_message(n, subject, body, link)
         if n.channel == "sms":
             return Message(
                 idempotency_key=n.idempotency_key,
                 channel="sms",
                 recipient=n.recipient,
                 subject=subject,
-                text=f"{n.store_name}: {body} {link}",
+                text=" ".join([f"{n.store_name}: {body}", *notes, link]),
             )
         return Message(
             idempotency_key=n.idempotency_key,
             channel=n.channel,
             recipient=n.recipient,
             subject=subject,
-            text=body,
+            text=" ".join([body, *notes]),
             data={
                 "id": n.idempotency_key,
                 "type": f"notification.{n.trigger}",
@@ -94,6 +112,57 @@ class TemplateRenderer:
                 "tracking_url": link,
             },
         )
+
+
+def split_notes(trigger: str, packages: Mapping[str, object], lang: str) -> list[str]:
+    """What a shipped or delivered message of a split order adds: which package this is
+    and what it holds, how many have arrived, what is still to ship."""
+    if not packages or trigger not in ("shipped", "delivered"):
+        return []
+    words = SPLIT[lang]
+    count, index = packages.get("count"), packages.get("index")
+    delivered = packages.get("delivered")
+    unshipped = _items(packages.get("unshipped"), words)
+    notes = []
+    if trigger == "shipped":
+        items = _items(packages.get("items"), words)
+        if items and isinstance(count, int) and count > 1 and not unshipped:
+            notes.append(words["package_of"].format(index=index, count=count, items=items))
+        elif items:
+            notes.append(words["package"].format(items=items))
+    elif isinstance(count, int) and isinstance(delivered, int) and delivered < count:
+        notes.append(words["delivered_part"].format(delivered=delivered, count=count))
+    if unshipped:
+        notes.append(words["to_ship"].format(items=unshipped))
+    return notes
+
+
+def _items(raw: object, words: Mapping[str, str], shown: int = 3) -> str:
+    """ "2 x Blue mug, 1 x Red cup, 2 more": short, and in the GSM alphabet (a times sign
+    or an ellipsis would make the whole SMS UCS-2, half as long per segment)."""
+    if not isinstance(raw, list):
+        return ""
+    parts = []
+    for item in raw[:shown]:
+        if isinstance(item, Mapping):
+            title = str(item.get("title", ""))
+            title = title if len(title) <= 40 else title[:37] + "..."
+            parts.append(f"{item.get('quantity')} x {title}")
+    if len(raw) > shown:
+        parts.append(words["more"].format(n=len(raw) - shown))
+    return ", ".join(parts)
+
+
+def help_reply(info: HelpInfo | None) -> str:
+    """The answer to an SMS HELP: the store's own text, else its name, support contact and
+    the keywords, in the language of its last message to the sender."""
+    if info is None:  # a number no store has messaged
+        return "Order updates from Wismo. Reply STOP to opt out, START to opt back in."
+    if info.text:
+        return info.text
+    lang = info.language if info.language in HELP else "en"
+    contact = HELP_CONTACT[lang].format(contact=info.contact) if info.contact else ""
+    return HELP[lang].format(store=info.store_name, contact=contact)
 
 
 def _date(payload: dict[str, object], lang: str, zone: object) -> str:

@@ -1,5 +1,8 @@
-"""Message wording per trigger and language. `{order}`, `{store}`, `{date}`, `{amount}`
-are filled in by `render`; values are inserted, never used as format strings."""
+"""Message wording per trigger and language. `{order}`, `{store}`, `{date}`, `{amount}`,
+`{count}` are filled in by `render`; values are inserted, never used as format strings.
+
+`SPLIT` says what is in which package when an order comes in several; `HELP` answers an
+SMS HELP when the store has no text of its own."""
 
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ TEXTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
             "Order {order} is going back",
             "The carrier is returning your order {order} to {store}.",
         ),
-        "split_summary": ("All packages delivered", "Every package of order {order} arrived."),
+        "split_summary": (
+            "All packages delivered",
+            "All {count} packages of order {order} have arrived.",
+        ),
         "return_received": ("Return received", "{store} received your return for order {order}."),
         "refund_issued": ("Refund issued", "{store} refunded {amount} for order {order}."),
     },
@@ -71,7 +77,7 @@ TEXTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
         ),
         "split_summary": (
             "Tous les colis livrés",
-            "Tous les colis de la commande {order} sont arrivés.",
+            "Les {count} colis de la commande {order} sont tous arrivés.",
         ),
         "return_received": ("Retour reçu", "{store} a reçu votre retour pour la commande {order}."),
         "refund_issued": (
@@ -110,7 +116,7 @@ TEXTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
         ),
         "split_summary": (
             "Todos los paquetes entregados",
-            "Llegaron todos los paquetes del pedido {order}.",
+            "Llegaron los {count} paquetes del pedido {order}.",
         ),
         "return_received": (
             "Devolución recibida",
@@ -136,4 +142,42 @@ CHROME: Mapping[str, Mapping[str, str]] = {
         "unsubscribe": "Darse de baja",
         "stop": "Responde STOP para no recibir más.",
     },
+}
+
+# Split shipments: `{index}`, `{count}`, `{delivered}` are numbers, `{items}` a list.
+SPLIT: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "package_of": "Package {index} of {count}: {items}.",
+        "package": "In this package: {items}.",
+        "to_ship": "Still to ship: {items}.",
+        "delivered_part": "{delivered} of {count} packages delivered; the rest is on its way.",
+        "more": "{n} more",
+    },
+    "fr": {
+        "package_of": "Colis {index} sur {count} : {items}.",
+        "package": "Dans ce colis : {items}.",
+        "to_ship": "Reste à expédier : {items}.",
+        "delivered_part": "{delivered} colis livrés sur {count} ; le reste est en route.",
+        "more": "{n} de plus",
+    },
+    "es": {
+        "package_of": "Paquete {index} de {count}: {items}.",
+        "package": "En este paquete: {items}.",
+        "to_ship": "Pendiente de envío: {items}.",
+        "delivered_part": "{delivered} de {count} paquetes entregados; el resto está en camino.",
+        "more": "{n} más",
+    },
+}
+
+HELP: Mapping[str, str] = {
+    "en": "{store}: order updates. {contact}Reply STOP to opt out, START to opt back in.",
+    "fr": "{store} : suivi de commande. {contact}STOP pour ne plus recevoir, START pour reprendre.",
+    "es": (
+        "{store}: avisos de pedidos. {contact}Responde STOP para no recibir más, START para volver."
+    ),
+}
+HELP_CONTACT: Mapping[str, str] = {
+    "en": "Help: {contact}. ",
+    "fr": "Aide : {contact}. ",
+    "es": "Ayuda: {contact}. ",
 }

@@ -85,6 +85,13 @@ def relay(
     w = _wismo()
     name = f"{socket.gethostname()}:{os.getpid()}"
     try:
+        # Build one relay first so a bad channel setting (a malformed VAPID key, say) is
+        # one line on stderr, not a traceback from inside a worker thread.
+        make_relay(w, worker=name)
+    except ValueError as exc:
+        w.close()
+        raise _fail(str(exc), 2) from None
+    try:
         if once:
             report = make_relay(w, worker=name).run_once()
             typer.echo(

@@ -15,6 +15,11 @@ channel carries the key as its event id, so receivers deduplicate.
 Retries: timeouts, 5xx and 429 back off exponentially with full jitter, honouring a
 provider's Retry-After; permanent errors (an invalid number, a hard bounce) fail at once and
 opt the address out, so later messages to it are suppressed instead of bouncing again.
+
+The rate limit (`StoreRules.max_per_day` per customer and channel) defers, never drops: a
+message over it is held until the oldest of the day's sent messages leaves the 24-hour
+window (then quiet and business hours apply), and is asked again then whether it is still
+true, so news that something later overtook is superseded instead of sent late.
 """
 
 from __future__ import annotations
@@ -25,16 +30,26 @@ import logging
 import random
 import threading
 import time as timer
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from wismo.domain.milestones import MILESTONE_OF
-from wismo.domain.notify import StoreRules, Trigger, still_true
+from wismo.domain.notify import (
+    NotifyChannel,
+    StoreRules,
+    Trigger,
+    send_after,
+    still_true,
+    zone_or_utc,
+)
+from wismo.services.estimate import calendar_for
 from wismo.services.ports import Claimed, Clock
 
 log = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)  # the rate limit's window
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +113,7 @@ class Attempt:
     notification_id: int
     attempt: int
     worker: str
-    outcome: str  # sent | retry | failed | superseded | suppressed | cancelled
+    outcome: str  # sent | retry | deferred | failed | superseded | suppressed | cancelled
     status: str  # the notification's new status
     provider_status: str | None
     provider_message_id: str | None
@@ -121,6 +136,11 @@ class RelayStore(Protocol):
 
     def rules(self, store_id: int) -> StoreRules: ...
 
+    def sent_times(self, notification_id: int, since: datetime) -> list[datetime]:
+        """When messages went to this notification's customer (its address when the
+        customer is unknown) on its channel since `since`, oldest first."""
+        ...
+
 
 @dataclass(slots=True)
 class RelayReport:
@@ -129,6 +149,16 @@ class RelayReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0  # superseded, cancelled, suppressed
+    deferred: int = 0  # over the rate limit: held until the window allows
+
+
+def closed_days(rules: StoreRules, years: Iterable[int]) -> frozenset[date]:
+    """The public holidays that close the store's business hours in `years` (none when
+    it has no business hours, or they ignore holidays)."""
+    hours = rules.business_hours
+    if hours is None or not hours.holidays or not rules.country:
+        return frozenset()
+    return calendar_for(rules.country, None, years).holidays
 
 
 def backoff_seconds(
@@ -175,16 +205,26 @@ class Relay:
             size = (
                 self._batch_size if limit is None else min(self._batch_size, limit - report.claimed)
             )
-            claimed = self._store.claim(self.worker, self._clock(), self._lease_seconds, size)
+            claimed_at = self._clock()
+            claimed = self._store.claim(self.worker, claimed_at, self._lease_seconds, size)
             if not claimed:
                 break
             report.claimed += len(claimed)
-            # The claim counted what went out before it; this counts the batch's own.
-            sent_now: dict[str, int] = {}
+            # A message is not started once half the lease is gone: past its end another
+            # worker may take the row over and send it too. The rest wait for the lease to
+            # run out and are taken over (a stall, not a loss).
+            start_by = claimed_at + timedelta(seconds=self._lease_seconds / 2)
+            # The claim counted what went out before it, per customer; this counts the
+            # batch's own per address (the limit is then checked exactly before deferring).
+            sent_now: dict[tuple[str, str], int] = {}
             for notification in claimed:
-                record = self._handle(notification, sent_now.get(notification.recipient, 0))
+                if self._clock() >= start_by:
+                    log.warning("relay %s: lease running out, leaving the rest", self.worker)
+                    break
+                to = (notification.channel, notification.recipient)
+                record = self._handle(notification, sent_now.get(to, 0))
                 if record.outcome == "sent":
-                    sent_now[notification.recipient] = sent_now.get(notification.recipient, 0) + 1
+                    sent_now[to] = sent_now.get(to, 0) + 1
                 # One short transaction per message: the crash window is one commit.
                 self._store.finish([record], self.worker)
                 if record.outcome == "sent":
@@ -193,6 +233,8 @@ class Relay:
                     report.retried += 1
                 elif record.outcome == "failed":
                     report.failed += 1
+                elif record.outcome == "deferred":
+                    report.deferred += 1
                 else:
                     report.skipped += 1
         return report
@@ -240,7 +282,15 @@ class Relay:
             return done("superseded", "cancelled", f"no longer true: parcel is {n.milestone}")
         rules = self._store.rules(n.store_id)
         if n.channel != "webhook" and n.sent_last_day + sent_in_batch >= rules.max_per_day:
-            return done("suppressed", "suppressed", "rate limit: too many messages today")
+            release = self._rate_release(n, rules, started)
+            if release is not None:
+                return done(
+                    "deferred",
+                    "held",
+                    f"rate limit: {rules.max_per_day} {n.channel} messages a day; "
+                    f"held until {release.isoformat()}",
+                    next_at=release,
+                )
         channel = self._channels.get(n.channel)
         if channel is None:
             return done("failed", "failed", f"no {n.channel} channel configured")
@@ -249,11 +299,18 @@ class Relay:
         except Exception as exc:
             log.exception("rendering notification %s failed", n.id)
             return done("failed", "failed", f"render failed: {exc}")
-        if n.was_sending:
-            # The previous holder died between claiming and recording: did it get through?
+        if n.was_sending or n.attempts > 1:
+            # The previous holder died between claiming and recording, or the last try
+            # timed out or lost its connection after the provider may have accepted it:
+            # ask before sending again (providers that cannot tell answer None).
             found = channel.lookup(message, started - timedelta(days=1))
             if found is not None:
-                return done("sent", "sent", "found at the provider after takeover", found)
+                detail = (
+                    "found at the provider after takeover"
+                    if n.was_sending
+                    else ("found at the provider after a failed try")
+                )
+                return done("sent", "sent", detail, found)
         try:
             result = channel.send(message)
         except SendError as exc:
@@ -270,6 +327,23 @@ class Relay:
                 next_at=started + timedelta(seconds=delay),
             )
         return done("sent", "sent", result=result)
+
+    def _rate_release(self, n: Claimed, rules: StoreRules, now: datetime) -> datetime | None:
+        """When `n` may go without passing the day's limit; None when it may go now (the
+        claim's count is a snapshot: the exact list is read only at the limit)."""
+        sent = self._store.sent_times(n.id, now - DAY)
+        if len(sent) < rules.max_per_day:
+            return None
+        # With k sent in the window and a limit of m, the (k - m + 1)th oldest must age out.
+        release = sent[len(sent) - rules.max_per_day] + DAY
+        later = send_after(
+            release,
+            zone_or_utc(n.time_zone),
+            rules,
+            NotifyChannel(n.channel),
+            closed_days(rules, (release.year, release.year + 1)),
+        )
+        return later or release
 
 
 def run_workers(make_relay: Callable[[int], Relay], workers: int, stop: threading.Event) -> None:

@@ -11,13 +11,31 @@ after `lease_until`.
 
 from __future__ import annotations
 
+import threading
 import time as timer
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    Update,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from wismo.domain.notify import (
     NotifyChannel,
@@ -25,11 +43,13 @@ from wismo.domain.notify import (
     StoreRules,
     Trigger,
     idempotency_key,
+    overtaken_by,
     plan,
+    preferred_channel,
 )
-from wismo.services.notify import Attempt
+from wismo.services.notify import DAY, Attempt, closed_days
 from wismo.services.ports import Claimed, PlannedFact
-from wismo.storage import bulk
+from wismo.storage import bulk, order_packages, push, rate_window
 from wismo.storage.tables import (
     channel_optouts,
     customers,
@@ -45,13 +65,21 @@ NOTIFICATIONS_PROVIDER = "notifications"  # integrations row holding a store's S
 
 
 def store_rules(conn: Connection, store_ids: Sequence[int]) -> dict[int, StoreRules]:
+    """Each store's rules, with its country (whose holidays close business hours)."""
     rows = conn.execute(
-        select(integrations.c.store_id, integrations.c.settings).where(
-            integrations.c.provider == NOTIFICATIONS_PROVIDER,
-            integrations.c.store_id.in_(store_ids),
+        select(stores.c.id, stores.c.country, integrations.c.settings)
+        .outerjoin(
+            integrations,
+            and_(
+                integrations.c.store_id == stores.c.id,
+                integrations.c.provider == NOTIFICATIONS_PROVIDER,
+            ),
         )
+        .where(stores.c.id.in_(store_ids))
     ).all()
-    found = {int(r.store_id): StoreRules.from_config(r.settings) for r in rows}
+    found = {
+        int(r.id): replace(StoreRules.from_config(r.settings), country=r.country) for r in rows
+    }
     return {sid: found.get(sid, StoreRules()) for sid in store_ids}
 
 
@@ -100,6 +128,7 @@ class SqlNotificationPlanner:
         }
         rules = store_rules(conn, sorted({int(r.store_id) for r in order_rows.values()}))
         addresses = {a for r in order_rows.values() for a in (r.email, r.phone) if a}
+        push_endpoints = push.active_endpoints(conn, order_rows)
         opted_out = (
             frozenset(
                 (str(c), str(a))
@@ -111,6 +140,16 @@ class SqlNotificationPlanner:
             )
             if addresses
             else frozenset()
+        )
+        holidays = {sid: closed_days(r, (now.year, now.year + 1)) for sid, r in rules.items()}
+        # The last package of a split order: its "delivered" becomes the order's summary.
+        completed = order_packages.completed_splits(
+            conn,
+            {
+                sid_to_order[f.shipment_id]
+                for f in facts
+                if f.trigger == Trigger.DELIVERED and f.shipment_id in sid_to_order
+            },
         )
         rows: list[dict[str, Any]] = []
         for fact in facts:
@@ -124,12 +163,21 @@ class SqlNotificationPlanner:
                 continue
             trigger = Trigger(fact.trigger)
             store_rule = rules[int(o.store_id)]
+            key_shipment = fact.shipment_id
+            if (
+                trigger is Trigger.DELIVERED
+                and int(o.id) in completed
+                and Trigger.SPLIT_SUMMARY in store_rule.triggers
+            ):
+                trigger, key_shipment = Trigger.SPLIT_SUMMARY, None  # one per order
             recipient = Recipient(
                 email=o.email,
                 phone=o.phone,
                 language=o.language,
                 time_zone=o.time_zone,
                 consent=o.consent or {},
+                preferred=preferred_channel(o.consent or {}),
+                push_endpoints=push_endpoints.get(int(o.id), ()),
             )
             for p in plan(
                 trigger,
@@ -138,6 +186,7 @@ class SqlNotificationPlanner:
                 store_zone=o.store_zone,
                 now=now,
                 opted_out=opted_out,
+                holidays=holidays[int(o.store_id)],
             ):
                 rows.append(
                     {
@@ -155,8 +204,9 @@ class SqlNotificationPlanner:
                             trigger,
                             p.channel,
                             order_id=int(o.id),
-                            shipment_id=fact.shipment_id,
+                            shipment_id=key_shipment,
                             occurrence=fact.occurrence,
+                            address=p.recipient,
                         ),
                         "status": p.status,
                         "not_before": p.not_before,
@@ -167,11 +217,60 @@ class SqlNotificationPlanner:
                 )
         if not rows:
             return 0
+        # Two last packages delivered in one batch give one summary, not two.
+        unique: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            unique.setdefault(r["idempotency_key"], r)
+        rows = list(unique.values())
+        _supersede(conn, rows)
         dialect = postgresql if bulk.is_postgres(conn) else sqlite
         stmt = dialect.insert(notifications).on_conflict_do_nothing(
             index_elements=["idempotency_key"]
         )
         return int(conn.execute(stmt, rows).rowcount or 0)
+
+
+def _supersede(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Cancel waiting messages that the rows about to be inserted make stale: a held
+    message about a shipment no further along than the new one (held for the night, or
+    over the rate limit: the relay would send both when the hold ends), and an order's
+    unsent "delivered" when its split summary is planned. One statement per batch."""
+    shipments_by: dict[tuple[str, str], set[int]] = {}  # (trigger, channel) -> shipments
+    summaries: dict[str, set[int]] = {}  # channel -> orders
+    for r in rows:
+        if r["trigger"] == Trigger.SPLIT_SUMMARY:
+            summaries.setdefault(r["channel"], set()).add(r["order_id"])
+        elif r["shipment_id"] is not None and overtaken_by(Trigger(r["trigger"])):
+            shipments_by.setdefault((r["trigger"], r["channel"]), set()).add(r["shipment_id"])
+    stale = [
+        and_(
+            notifications.c.status == "held",
+            notifications.c.channel == channel,
+            notifications.c.shipment_id.in_(ids),
+            notifications.c.trigger.in_([t.value for t in overtaken_by(Trigger(trigger))]),
+        )
+        for (trigger, channel), ids in shipments_by.items()
+    ] + [
+        and_(
+            notifications.c.status.in_(("pending", "held")),
+            notifications.c.channel == channel,
+            notifications.c.order_id.in_(ids),
+            notifications.c.trigger == Trigger.DELIVERED.value,
+        )
+        for channel, ids in summaries.items()
+    ]
+    if not stale:
+        return
+    conn.execute(
+        update(notifications)
+        .where(
+            notifications.c.order_id.in_({r["order_id"] for r in rows}),
+            # A fact planned again (a replay) must not cancel its own waiting message.
+            notifications.c.idempotency_key.not_in([r["idempotency_key"] for r in rows]),
+            or_(*stale),
+        )
+        .values(status="cancelled", last_error="superseded by a newer message")
+    )
 
 
 # -- relay -----------------------------------------------------------------------------------
@@ -198,7 +297,11 @@ class SqlRelayStore:
 
     def claim(self, worker: str, now: datetime, lease_seconds: float, limit: int) -> list[Claimed]:
         """Lease up to `limit` due notifications and mark them `sending` (committed before
-        any provider is called, so a crash leaves them for takeover, not for ever)."""
+        any provider is called, so a crash leaves them for takeover, not for ever).
+
+        A shipped, delivered or split-summary message of a split order gets the order's
+        packages as they are now in its payload (`packages`, not stored): what it says of
+        them is current when it is sent, however long it waited."""
         lease_until = now + timedelta(seconds=lease_seconds)
         due = or_(
             and_(
@@ -250,18 +353,9 @@ class SqlRelayStore:
                 .where(notifications.c.id.in_(ids))
                 .order_by(notifications.c.id)
             ).all()
-            recipients = {r.recipient for r in rows}
-            # The rate limit counts what went out to the same address in the last day.
-            sent_counts: dict[str, int] = dict(
-                conn.execute(
-                    select(notifications.c.recipient, func.count())
-                    .where(
-                        notifications.c.recipient.in_(recipients),
-                        notifications.c.status == "sent",
-                        notifications.c.sent_at >= now - timedelta(days=1),
-                    )
-                    .group_by(notifications.c.recipient)
-                ).all()
+            sent_counts = rate_window.sent_counts(conn, rows, now - DAY)
+            split = order_packages.packages(
+                conn, {int(r.order_id) for r in rows if r.trigger in order_packages.TRIGGERS}
             )
         return [
             Claimed(
@@ -274,7 +368,9 @@ class SqlRelayStore:
                 recipient=r.recipient,
                 language=r.language,
                 template=r.template,
-                payload=dict(r.payload or {}),
+                payload=order_packages.with_packages(
+                    dict(r.payload or {}), r.trigger, r.order_id, r.shipment_id, split
+                ),
                 idempotency_key=r.idempotency_key,
                 attempts=int(r.attempts),
                 was_sending=int(r.id) in was_sending,
@@ -284,7 +380,7 @@ class SqlRelayStore:
                 time_zone=r.customer_zone or r.store_zone,
                 milestone=r.milestone,
                 order_cancelled=r.cancelled_at is not None,
-                sent_last_day=int(sent_counts.get(r.recipient, 0)),
+                sent_last_day=sent_counts.get(rate_window.rate_key(r), 0),
                 created_at=r.created_at,
             )
             for r in rows
@@ -295,54 +391,49 @@ class SqlRelayStore:
         its lease (a worker that lost its lease must not overwrite the new holder's)."""
         if not records:
             return
+        if self._engine.dialect.name == "postgresql":
+            self._finish_pg(records, worker)
+            return
         with self._engine.connect().execution_options(wismo_write=True) as conn, conn.begin():
-            if bulk.is_postgres(conn):
-                # Durable against the worker crashing (the server has it) without waiting
-                # for the disk: this commit is the window in which an accepted message is
-                # not yet recorded, so it must be short. A server crash can lose the mark,
-                # and the message is then sent again (docs/notifications.md).
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             for r in records:
-                values: dict[str, Any] = {"status": r.status, "last_error": None}
-                if r.status == "sent":
-                    values.update(sent_at=r.finished_at, lease_until=None)
-                if r.provider_message_id:
-                    values["provider_message_id"] = r.provider_message_id
-                if r.outcome in ("retry", "failed"):
-                    values["last_error"] = r.detail
-                if r.next_attempt_at is not None:
-                    values.update(next_attempt_at=r.next_attempt_at, lease_until=None)
-                conn.execute(
-                    update(notifications)
-                    .where(
-                        notifications.c.id == r.notification_id,
-                        notifications.c.claimed_by == worker,
-                        notifications.c.status == "sending",
-                    )
-                    .values(**values)
-                )
-            conn.execute(
-                notification_attempts.insert(),
-                [
-                    {
-                        "notification_id": r.notification_id,
-                        "attempt": r.attempt,
-                        "worker": worker,
-                        "outcome": r.outcome,
-                        "provider_status": r.provider_status,
-                        "provider_message_id": r.provider_message_id,
-                        "detail": (r.detail or "")[:2000] or None,
-                        "started_at": r.started_at,
-                        "finished_at": r.finished_at,
-                    }
-                    for r in records
-                ],
-            )
+                values = _finish_values(r)
+                conn.execute(_move(r, worker, values))
+            conn.execute(notification_attempts.insert(), [_attempt_row(r, worker) for r in records])
+
+    def _finish_pg(self, records: Sequence[Attempt], worker: str) -> None:
+        """One statement per message (the move and its attempt row, in a data-modifying
+        CTE), in autocommit on a session that does not wait for the WAL flush: one round
+        trip instead of five, because this commit is the window in which a message the
+        provider accepted is not yet recorded. Durable against the worker crashing (the
+        server has it); a server crash can lose the mark, and the message is then sent
+        again (docs/notifications.md).
+
+        The statement's text is compiled once per shape and run, prepared, on the driver's
+        cursor: building and compiling it per message cost more CPU than the send itself."""
+        raw = _finisher(self._engine).raw_connection()
+        try:
+            # psycopg's own cursor: DB-API has no way to ask for a prepared statement.
+            driver: Any = raw.driver_connection
+            with driver.cursor() as cursor:
+                for r in records:
+                    sql, params = _finish_statement(r, worker, self._engine.dialect)
+                    cursor.execute(sql, params, prepare=True)
+        finally:
+            raw.close()  # back to the pool (autocommit: nothing to roll back)
+
+    def sent_times(self, notification_id: int, since: datetime) -> list[datetime]:
+        with self._engine.connect() as conn:
+            return rate_window.sent_times(conn, notification_id, since)
 
     def opt_out(
         self, store_id: int, channel: str, address: str, source: str, now: datetime
     ) -> None:
         with self._engine.begin() as conn:
+            if channel == NotifyChannel.PUSH:
+                # A push address is a subscription: revoking it is the opt-out (and
+                # suppresses what is queued); endpoints are longer than opt-out addresses.
+                push.revoke_endpoint(conn, address, now, source)
+                return
             dialect = postgresql if bulk.is_postgres(conn) else sqlite
             conn.execute(
                 dialect.insert(channel_optouts)
@@ -494,3 +585,151 @@ def notification_address(
         )
     ).first()
     return (str(row.channel), str(row.recipient)) if row else None
+
+
+def _finish_values(r: Attempt) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": r.status, "last_error": None}
+    if r.status == "sent":
+        values.update(sent_at=r.finished_at, lease_until=None)
+    if r.provider_message_id:
+        values["provider_message_id"] = r.provider_message_id
+    if r.outcome in ("retry", "failed", "deferred"):
+        values["last_error"] = r.detail
+    if r.outcome == "deferred":
+        # Waiting for the rate limit is not a failed try: it uses no attempt.
+        values.update(not_before=r.next_attempt_at, attempts=notifications.c.attempts - 1)
+    if r.next_attempt_at is not None:
+        values.update(next_attempt_at=r.next_attempt_at, lease_until=None)
+    return values
+
+
+_FINISH_SQL: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+
+
+def _finish_statement(r: Attempt, worker: str, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """`_finish_pg`'s SQL for `r`'s shape (which columns move), compiled once for
+    psycopg, and its parameters. Bypasses SQLAlchemy's bind processing, so it checks
+    what `UTCDateTime` would: instants must be aware."""
+    values = _finish_values(r)
+    shape = tuple(sorted(values))
+    found = _FINISH_SQL.get(shape)
+    if found is None:
+        moved = (
+            update(notifications)
+            .where(
+                notifications.c.id == bindparam("m_id", type_=notifications.c.id.type),
+                notifications.c.claimed_by == bindparam("m_worker", type_=String()),
+                notifications.c.status == "sending",
+            )
+            .values(
+                {
+                    k: v
+                    if isinstance(v, ColumnElement)
+                    else bindparam(f"v_{k}", type_=notifications.c[k].type)
+                    for k, v in values.items()
+                }
+            )
+            .returning(notifications.c.id)
+        )
+        stmt = (
+            insert(notification_attempts)
+            .values(
+                {
+                    k: bindparam(f"a_{k}", type_=notification_attempts.c[k].type)
+                    for k in _ATTEMPT_COLUMNS
+                }
+            )
+            .add_cte(moved.cte("moved"))
+        )
+        compiled = stmt.compile(dialect=dialect)
+        defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        found = _FINISH_SQL[shape] = (compiled.string, defaults)
+    sql, defaults = found
+    params = dict(defaults)
+    params["m_id"], params["m_worker"] = r.notification_id, worker
+    for k, v in values.items():
+        if not isinstance(v, ColumnElement):
+            params[f"v_{k}"] = _aware(v)
+    for k, v in _attempt_row(r, worker).items():
+        params[f"a_{k}"] = _aware(v)
+    return sql, params
+
+
+_ATTEMPT_COLUMNS = (
+    "notification_id",
+    "attempt",
+    "worker",
+    "outcome",
+    "provider_status",
+    "provider_message_id",
+    "detail",
+    "started_at",
+    "finished_at",
+)
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTCDateTime column")
+    return value
+
+
+def _move(r: Attempt, worker: str, values: dict[str, Any]) -> Update:
+    """Only while this worker still holds the lease: one that lost it must not overwrite
+    the new holder's result."""
+    return (
+        update(notifications)
+        .where(
+            notifications.c.id == r.notification_id,
+            notifications.c.claimed_by == worker,
+            notifications.c.status == "sending",
+        )
+        .values(**values)
+    )
+
+
+def _attempt_row(r: Attempt, worker: str) -> dict[str, Any]:
+    return {
+        "notification_id": r.notification_id,
+        "attempt": r.attempt,
+        "worker": worker,
+        "outcome": r.outcome,
+        "provider_status": r.provider_status,
+        "provider_message_id": r.provider_message_id,
+        "detail": (r.detail or "")[:2000] or None,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+    }
+
+
+_FINISHERS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+_FINISHERS_LOCK = threading.Lock()
+
+
+def _finisher(engine: Engine) -> Engine:
+    """A small autocommit pool beside `engine` whose sessions commit asynchronously and
+    skip the pre-ping (a dropped connection fails one finish; the relay retries the pass,
+    and the lease brings the message back). Shared by the relays of one process."""
+    with _FINISHERS_LOCK:
+        found = _FINISHERS.get(engine)
+        if found is None:
+            found = create_engine(
+                engine.url,
+                pool_size=4,
+                max_overflow=4,
+                isolation_level="AUTOCOMMIT",
+                # Only `_finish_pg` runs here, and it asks for its one statement to be
+                # prepared (a primary-key update: the generic plan is the right one).
+                connect_args={"prepare_threshold": 1_000_000},
+            )
+            event.listen(found, "connect", _asynchronous_commit)
+            event.listen(engine, "engine_disposed", lambda _e, f=found: f.dispose())
+            _FINISHERS[engine] = found
+        return found
+
+
+def _asynchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    if not dbapi_connection.autocommit:
+        dbapi_connection.commit()  # a session setting: it outlives this transaction

@@ -2,40 +2,45 @@
 (both verified by `X-Twilio-Signature`), and email unsubscribes (a confirm page, and the
 RFC 8058 one-click POST that mail clients send).
 
-An opt-out is honoured at once: it is stored and whatever is queued for the address is
-suppressed in the same transaction. These bodies are not order events, so they bypass the
-inbox; the opt-out table and the attempt history are their durable record.
+A verified Twilio body is stored in the inbox (source `twilio`) before it is applied, so a
+failure stays listed (`wismo inbox list`) and can be applied again; a body whose signature
+does not verify is refused (403) and not stored: anyone can post to these URLs, and a
+forged STOP must leave no trace that a replay could act on. An opt-out is honoured at
+once: stored, and whatever is queued for the address suppressed in the same transaction.
 """
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from typing import Annotated
-from urllib.parse import parse_qsl
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from wismo.bootstrap import unsubscribe_tokens
-from wismo.channels.sms import keyword, valid_signature
+from wismo.bootstrap import Wismo, sms_inbound, unsubscribe_tokens
+from wismo.channels.render import help_reply
+from wismo.channels.sms import valid_signature
+from wismo.services.sms_inbound import read_form
 from wismo.storage.notifications import SqlRelayStore, notification_address
 from wismo.web.deps import WismoDep
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications"])
 
 _MAX_FORM_BYTES = 64_000
 _TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-_HELP = "Order updates from Wismo. Reply STOP to opt out, START to opt back in."
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request) -> tuple[bytes, dict[str, str]]:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         raise HTTPException(413, "body too large")
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError:
-        raise HTTPException(400, "body is not UTF-8 form data") from None
+        return body, read_form(body)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def _verify_twilio(w: WismoDep, request: Request, form: dict[str, str], sig: str | None) -> None:
@@ -50,18 +55,26 @@ def _verify_twilio(w: WismoDep, request: Request, form: dict[str, str], sig: str
         raise HTTPException(403, "bad X-Twilio-Signature")
 
 
+async def _receive(w: Wismo, kind: str, body: bytes) -> str | None:
+    try:
+        return await anyio.to_thread.run_sync(sms_inbound(w).receive, kind, body)
+    except Exception:
+        # Not stored, or stored and not recorded: Twilio retries on a 5xx.
+        log.exception("storing a Twilio %s webhook failed", kind)
+        raise HTTPException(503, "storage unavailable; retry later") from None
+
+
 @router.post("/webhooks/twilio/status", status_code=204)
 async def twilio_status(
     request: Request,
     w: WismoDep,
     x_twilio_signature: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """A delivery report (`MessageSid`, `MessageStatus`), recorded as an attempt."""
-    form = await _form(request)
+    """A delivery report (`MessageSid`, `MessageStatus`): stored, then recorded as an
+    attempt; `failed`/`undelivered` marks the message failed."""
+    body, form = await _form(request)
     _verify_twilio(w, request, form, x_twilio_signature)
-    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-    if sid and status:
-        SqlRelayStore(w.engine).status_callback(sid[:200], status, w.clock())
+    await _receive(w, "status", body)
     return Response(status_code=204)
 
 
@@ -71,24 +84,18 @@ async def twilio_inbound(
     w: WismoDep,
     x_twilio_signature: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """STOP, START and HELP from a customer's phone, honoured before answering."""
-    form = await _form(request)
+    """STOP, START and HELP from a customer's phone: stored, honoured before answering;
+    HELP is answered with the store's help text (TwiML)."""
+    body, form = await _form(request)
     _verify_twilio(w, request, form, x_twilio_signature)
-    phone = form.get("From", "")[:20]
-    word = keyword(form.get("Body", ""))
-    store = SqlRelayStore(w.engine)
-    reply = _TWIML_EMPTY
-    if phone and word in ("stop", "start"):
-        for store_id in store.stores_for_address("sms", phone):
-            if word == "stop":
-                store.opt_out(store_id, "sms", phone, "sms_stop", w.clock())
-            else:
-                store.opt_in(store_id, "sms", phone)
-    elif word == "help":
-        reply = (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            f"<Response><Message>{escape(_HELP)}</Message></Response>"
-        )
+    word = await _receive(w, "inbound", body)
+    if word != "help":
+        return Response(_TWIML_EMPTY, media_type="application/xml")
+    info = await anyio.to_thread.run_sync(sms_inbound(w).help, body)
+    reply = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Message>{escape(help_reply(info))}</Message></Response>"
+    )
     return Response(reply, media_type="application/xml")
 
 
