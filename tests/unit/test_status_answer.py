@@ -145,3 +145,18 @@ def test_wismo_window_predicted_late_and_current_findings() -> None:
     assert answer.problem is not None
     assert answer.problem.code == "no_scan_in_transit"
     assert "UPS has not scanned the parcel" in answer.problem.text
+
+
+def test_parcel_going_back_to_the_merchant_has_no_delivery_date() -> None:
+    """A parcel returning to sender is not expected: no estimate on it, none for the order
+    (even with a promise and a carrier date on record), and it is not called late."""
+    eta = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    for milestone in (Milestone.RETURNING_TO_SENDER, Milestone.RETURNED_TO_SENDER):
+        answer = build_answer(
+            view(ShipmentState(milestone, carrier_eta_at=eta), promised_to=date(2026, 11, 24)),
+            NOW,
+        )
+        assert answer.packages[0].estimate is None
+        assert answer.estimate is None
+        assert not answer.late
+        assert not answer.predicted_late

@@ -94,9 +94,10 @@ class OrderRepository(Protocol):
     def load_view(self, store_id: int, order_id: int) -> OrderView | None: ...
 
     def find_for_lookup(
-        self, store_id: int, order_number: str
+        self, store_id: int, order_number: str | Sequence[str]
     ) -> tuple[int, str | None, str | None, str | None] | None:
-        """(order id, email, phone, postal code) of the order with that number, if any."""
+        """(order id, email, phone, postal code) of the order with that number (or the
+        first of several spellings that exists), if any."""
         ...
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from wismo.domain.milestones import Milestone, Reason
 from wismo.domain.model import OrderLine, Refund, RefundMethod, RefundState, Return, ReturnState
+from wismo.domain.order_numbers import spellings
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, choose
 from wismo.domain.status import OrderSummary, summarise_order
 from wismo.domain.zones import reported_zone
@@ -59,6 +60,11 @@ REFUND_SETTLE_DAYS: dict[RefundMethod, int] = {
     RefundMethod.GIFT_CARD: 0,
     RefundMethod.OTHER: 10,
 }
+
+
+_NOT_COMING = frozenset(
+    {Milestone.RETURNING_TO_SENDER, Milestone.RETURNED_TO_SENDER, Milestone.CANCELLED}
+)
 
 
 def carrier_name(code: str) -> str:
@@ -219,7 +225,9 @@ def build_answer(
         for ref, ln in lines.items()
         if ln.quantity > shipped[ref]
     )
-    waiting = [p for p in packages if p.status is not Milestone.DELIVERED]
+    waiting = [
+        p for p in packages if p.status is not Milestone.DELIVERED and p.status not in _NOT_COMING
+    ]
     estimates = [p.estimate for p in waiting if p.estimate]
     if order.cancelled_at is not None:
         estimate = None
@@ -318,8 +326,10 @@ def _package(
         else None
     )
     delivered = st.milestone is Milestone.DELIVERED
+    # A parcel going back to the merchant will not arrive: no delivery date is true of it.
+    coming = st.milestone not in _NOT_COMING
     estimate = None
-    if not delivered:
+    if not delivered and coming:
         shown = choose(
             preference,
             today=today,
@@ -336,10 +346,7 @@ def _package(
     if promised is not None:
         if delivered and st.delivered_at is not None:
             late = st.delivered_at.astimezone(zone).date() > promised.to_on
-        elif not delivered and st.milestone not in (
-            Milestone.RETURNED_TO_SENDER,
-            Milestone.RETURNING_TO_SENDER,
-        ):
+        elif not delivered and coming:
             late = today > promised.to_on or (
                 estimate is not None
                 and estimate.source == "carrier"
@@ -348,6 +355,7 @@ def _package(
     predicted_late = (
         not late
         and not delivered
+        and coming
         and promised is not None
         and s.predicted is not None
         and s.predicted.likely_on > promised.to_on
@@ -497,9 +505,7 @@ class StatusService:
     ) -> OrderStatusAnswer | None:
         """The answer only if the contact matches; None alike for no order and no match."""
         with self._uow_factory(write=False) as uow:
-            found = uow.orders.find_for_lookup(store_id, order_number.strip().lstrip("#"))
-            if found is None:
-                found = uow.orders.find_for_lookup(store_id, order_number.strip())
+            found = uow.orders.find_for_lookup(store_id, spellings(order_number))
             order_id, o_email, o_phone, o_postal = found or (0, None, None, None)
             ok = False
             # Compare every given contact whether or not the order exists, so that timing

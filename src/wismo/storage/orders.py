@@ -3,7 +3,7 @@ whole order for the status answer."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -287,13 +287,22 @@ class SqlOrderRepository:
             self._conn.execute(update(refunds).where(refunds.c.id == existing.id).values(**values))
 
     def find_for_lookup(
-        self, store_id: int, order_number: str
+        self, store_id: int, order_number: str | Sequence[str]
     ) -> tuple[int, str | None, str | None, str | None] | None:
-        row = self._conn.execute(
-            select(orders.c.id, orders.c.email, orders.c.phone, orders.c.postal_code).where(
-                orders.c.store_id == store_id, orders.c.order_number == order_number
-            )
-        ).first()
+        """The order with this number, or with the first of several spellings that exists
+        (one indexed query either way, so the time taken does not depend on which)."""
+        spellings = [order_number] if isinstance(order_number, str) else list(order_number)
+        rows = self._conn.execute(
+            select(
+                orders.c.id,
+                orders.c.order_number,
+                orders.c.email,
+                orders.c.phone,
+                orders.c.postal_code,
+            ).where(orders.c.store_id == store_id, orders.c.order_number.in_(spellings))
+        ).all()
+        by_number = {r.order_number: r for r in rows}
+        row = next((by_number[n] for n in spellings if n in by_number), None)
         return (row.id, row.email, row.phone, row.postal_code) if row else None
 
     def load_view(self, store_id: int, order_id: int) -> OrderView | None:
