@@ -40,6 +40,8 @@ REGISTRY: dict[str, Entry] = {
     "notify": Entry(
         "bench.notify", "relay workers to SMTP and SMS sinks, one killed: exactly once"
     ),
+    "intents": Entry("bench.intents", "the agent's intents and entities on public utterance sets"),
+    "agent": Entry("bench.agent", "agent turns in process on the demo store, no language model"),
 }
 
 

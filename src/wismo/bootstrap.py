@@ -6,20 +6,27 @@ settings and clock.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 from sqlalchemy import Engine, select
 
 from wismo.channels.email import SmtpChannel
+from wismo.channels.helpdesk import ZendeskHelpDesk
+from wismo.channels.llm import OpenAiCompatibleModel
+from wismo.channels.push import WebPushChannel, check_subject, load_vapid, public_key
 from wismo.channels.render import TemplateRenderer
-from wismo.channels.sms import TwilioSmsChannel
+from wismo.channels.sms import TwilioSmsChannel, keyword
 from wismo.channels.webhook import WebhookChannel
 from wismo.config import Settings
+from wismo.conversation.agent import Agent, QueueHelpDesk
+from wismo.conversation.ports import CodeSender, HelpDesk, LanguageModel
 from wismo.domain.exceptions import ThresholdRules
 from wismo.domain.promise import parse_preference
 from wismo.ingestion.aggregators import aftership, easypost, shippo
@@ -30,16 +37,20 @@ from wismo.ingestion.registry import ParserRegistry
 from wismo.ingestion.shopify import OrderClues, ShopifyParser
 from wismo.services.ingest import Ingestor
 from wismo.services.links import OrderLinks
-from wismo.services.notify import NotificationChannel, Relay, UnsubscribeTokens
+from wismo.services.notify import Message, NotificationChannel, Relay, UnsubscribeTokens
 from wismo.services.polling import Poller, StalenessReport
 from wismo.services.ports import Claimed, TrackingFetcher
+from wismo.services.sms_inbound import SmsInbound
 from wismo.services.status import StatusService
 from wismo.services.sweep import Sweeper
+from wismo.storage.conversations import SqlConversationStore, SqlOrderDirectory
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
 from wismo.storage.notifications import SqlRelayStore
 from wismo.storage.page import link_keys
 from wismo.storage.polling import SqlPolling
+from wismo.storage.push import SqlPushSubscriptions
+from wismo.storage.sms_inbound import SqlSmsInbound
 from wismo.storage.stores import KeyVerifier
 from wismo.storage.sweep import SqlSweepRepository
 from wismo.storage.tables import order_lines, orders, returns, stores
@@ -171,13 +182,22 @@ def staleness_report(w: Wismo) -> StalenessReport:
 # -- notifications (docs/notifications.md) ----------------------------------------------
 
 
+def sms_inbound(w: Wismo) -> SmsInbound:
+    """Inbound SMS keywords and delivery reports over this Wismo's database (web, CLI)."""
+    return SmsInbound(SqlSmsInbound(w.engine), keyword, w.clock)
+
+
 def unsubscribe_tokens(w: Wismo) -> UnsubscribeTokens:
     return UnsubscribeTokens(link_keys(w.engine, w.settings.link_secret))
 
 
-def notification_channels(settings: Settings) -> dict[str, NotificationChannel]:
+def notification_channels(
+    settings: Settings, engine: Engine | None = None
+) -> dict[str, NotificationChannel]:
     """The channels whose settings are present; the others are absent, and their messages
-    fail with that reason rather than silently waiting."""
+    fail with that reason rather than silently waiting. Push also needs the database (the
+    subscriptions' keys); a VAPID key that does not load is a ValueError, not a silent
+    absence."""
     channels: dict[str, NotificationChannel] = {}
     if settings.smtp_host and settings.smtp_from:
         channels["email"] = SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from)
@@ -191,7 +211,28 @@ def notification_channels(settings: Settings) -> dict[str, NotificationChannel]:
         )
     if settings.webhook_secret:
         channels["webhook"] = WebhookChannel(settings.webhook_secret)
+    if engine is not None and push_public_key(settings):
+        channels["push"] = WebPushChannel(
+            settings.vapid_private_key,
+            settings.vapid_subject,
+            SqlPushSubscriptions(engine).keys_for,
+        )
     return channels
+
+
+@lru_cache(maxsize=8)
+def push_public_key(settings: Settings) -> str | None:
+    """The VAPID public key browsers subscribe with; None when push is not configured
+    (it needs the private key and the subject). ValueError when the private key does not
+    load, the subject is not a contact, or `vapid_public_key` is not the key's public half."""
+    if not (settings.vapid_private_key and settings.vapid_subject):
+        return None
+    vapid = load_vapid(settings.vapid_private_key)
+    check_subject(vapid, settings.vapid_subject)
+    derived = public_key(vapid)
+    if settings.vapid_public_key and settings.vapid_public_key.strip() != derived:
+        raise ValueError("WISMO_VAPID_PUBLIC_KEY does not match WISMO_VAPID_PRIVATE_KEY")
+    return derived
 
 
 def make_relay(
@@ -216,10 +257,84 @@ def make_relay(
 
     return Relay(
         SqlRelayStore(w.engine),
-        channels if channels is not None else notification_channels(w.settings),
+        channels if channels is not None else notification_channels(w.settings, w.engine),
         TemplateRenderer(w.settings.public_url, link_for, unsubscribe_for),
         w.clock,
         worker=worker,
         batch_size=batch_size,
         lease_seconds=lease_seconds,
+    )
+
+
+# -- the order-status agent (docs/agent.md) ---------------------------------------------
+
+
+class ChannelCodeSender:
+    """`CodeSender` over the notification channels: a one-time code by email (SMTP) or SMS
+    (Twilio), whichever the contact on file is. A channel not configured raises, and the
+    agent then asks for the order number instead."""
+
+    TEXTS: ClassVar[dict[str, tuple[str, str]]] = {
+        "en": ("Your verification code", "Your verification code is {code}. It expires in 10"
+               " minutes. If you did not ask for it, you can ignore this message."),
+        "es": ("Tu código de verificación", "Tu código de verificación es {code}. Caduca en"
+               " 10 minutos. Si no lo has pedido, ignora este mensaje."),
+    }  # fmt: skip
+
+    def __init__(self, channels: dict[str, NotificationChannel]) -> None:
+        self._channels = channels
+
+    def send_code(
+        self, store_id: int, channel: str, address: str, code: str, language: str
+    ) -> None:
+        sender = self._channels.get(channel)
+        if sender is None:
+            raise LookupError(f"no {channel} channel configured for one-time codes")
+        subject, text = self.TEXTS.get(language[:2], self.TEXTS["en"])
+        key = hashlib.sha256(f"{store_id}:{address}:{code}".encode()).hexdigest()[:32]
+        sender.send(Message(f"otp:{key}", channel, address, subject, text.format(code=code)))
+
+
+def configured_code_sender(settings: Settings) -> ChannelCodeSender | None:
+    """Codes go out through email and SMS as configured; None when neither is."""
+    channels = {k: v for k, v in notification_channels(settings).items() if k in ("email", "sms")}
+    return ChannelCodeSender(channels) if channels else None
+
+
+def make_agent(
+    w: Wismo,
+    *,
+    help_desk: HelpDesk | None = None,
+    code_sender: CodeSender | None = None,
+    language_model: LanguageModel | None = None,
+) -> Agent:
+    """The agent over this Wismo's database. Defaults: the Zendesk-compatible help desk
+    when `WISMO_HELPDESK_URL` is set, else Wismo's own queue (handoffs wait in the
+    `conversation_handoffs` table, nothing is lost); codes by email/SMS as configured (none:
+    the agent asks for order number and contact instead); the language model only when
+    `WISMO_LLM_BASE_URL` is set."""
+    s = w.settings
+    if help_desk is None:
+        help_desk = (
+            ZendeskHelpDesk(s.helpdesk_url, s.helpdesk_email, s.helpdesk_token)
+            if s.helpdesk_url
+            else QueueHelpDesk()
+        )
+    if code_sender is None:
+        code_sender = configured_code_sender(s)
+    if language_model is None and s.llm_base_url:
+        language_model = OpenAiCompatibleModel(
+            s.llm_base_url,
+            s.llm_model,
+            s.llm_api_key or None,
+            timeout_seconds=s.llm_timeout_seconds,
+        )
+    return Agent(
+        SqlConversationStore(w.engine),
+        SqlOrderDirectory(w.engine, w.status),
+        help_desk,
+        code_sender,
+        w.clock,
+        language_model=language_model,
+        key_for=link_keys(w.engine, s.link_secret),
     )

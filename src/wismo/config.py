@@ -39,6 +39,22 @@ class Settings:
     twilio_from: str = ""
     twilio_base_url: str = ""  # empty: Twilio's own API
     webhook_secret: str = ""  # signs the outbound webhook (HMAC-SHA256)
+    # Web Push (`wismo push keys` makes a pair): the private key (secret; PEM or base64url
+    # raw) and a contact for push services (`mailto:` or `https:`). Both, or no push.
+    vapid_private_key: str = ""
+    vapid_public_key: str = ""  # optional: derived from the private key; checked if set
+    vapid_subject: str = ""
+    push_allow_insecure: bool = False  # accept http:// and local endpoints (tests only)
+    # The agent's handoff goes to a Zendesk-compatible help desk (`wismo.channels.helpdesk`);
+    # an empty URL: no help desk configured.
+    helpdesk_url: str = ""
+    helpdesk_email: str = ""
+    helpdesk_token: str = ""  # secret
+    # Optional language model, any OpenAI-compatible server (`…/v1`); empty: off.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""  # secret
+    llm_timeout_seconds: float = 3.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -61,4 +77,18 @@ class Settings:
             twilio_from=env.get("WISMO_TWILIO_FROM", ""),
             twilio_base_url=env.get("WISMO_TWILIO_BASE_URL", ""),
             webhook_secret=env.get("WISMO_WEBHOOK_SECRET", ""),
+            vapid_private_key=env.get("WISMO_VAPID_PRIVATE_KEY", ""),
+            vapid_public_key=env.get("WISMO_VAPID_PUBLIC_KEY", ""),
+            vapid_subject=env.get("WISMO_VAPID_SUBJECT", ""),
+            push_allow_insecure=env.get("WISMO_PUSH_ALLOW_INSECURE", "").lower()
+            in ("1", "true", "yes"),
+            helpdesk_url=env.get("WISMO_HELPDESK_URL", ""),
+            helpdesk_email=env.get("WISMO_HELPDESK_EMAIL", ""),
+            helpdesk_token=env.get("WISMO_HELPDESK_TOKEN", ""),
+            llm_base_url=env.get("WISMO_LLM_BASE_URL", ""),
+            llm_model=env.get("WISMO_LLM_MODEL", ""),
+            llm_api_key=env.get("WISMO_LLM_API_KEY", ""),
+            llm_timeout_seconds=float(
+                env.get("WISMO_LLM_TIMEOUT_SECONDS", cls.llm_timeout_seconds)
+            ),
         )

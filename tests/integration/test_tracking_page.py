@@ -128,6 +128,21 @@ def test_signed_link_opens_the_order(
     assert "expired" in resp.text
 
 
+def test_the_chat_widget_gets_the_pages_own_link(
+    client: TestClient, wismo: Wismo, store_id: int, order: int, clock: FakeClock
+) -> None:
+    """The order page hands the widget its link token; the lookup form has no chat at all."""
+    path = wismo.links.sign_order_link(store_id, order, clock() + timedelta(days=7))
+    html = client.get(path).text
+    assert f'data-link="{path.removeprefix("/t/")}"' in html
+    assert "Ask our assistant about this order." in html
+    code, looked_up = lookup(client, order_number="1001", email="ada@example.com")
+    assert code == 200
+    token = looked_up.split('data-link="', 1)[1].split('"', 1)[0]
+    assert wismo.links.verify(token, clock()).order_id == order
+    assert "data-link" not in client.get("/track/acme").text
+
+
 def test_link_from_another_store_key_fails(
     client: TestClient, wismo: Wismo, store_id: int, order: int, clock: FakeClock
 ) -> None:

@@ -14,12 +14,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from wismo.bootstrap import Wismo, bootstrap
+from wismo.bootstrap import Wismo, bootstrap, sms_inbound
+from wismo.cli import agent as agent_cli
 from wismo.cli import branding as branding_cli
 from wismo.cli import carriers as carriers_cli
+from wismo.cli import chat as chat_cli
 from wismo.cli import integrations as integrations_cli
 from wismo.cli import notifications as notifications_cli
 from wismo.cli import poll as poll_cli
+from wismo.cli import push as push_cli
 from wismo.cli import shopify as shopify_cli
 from wismo.config import Settings
 from wismo.services.access import Scope
@@ -49,7 +52,10 @@ app.command("poll")(poll_cli.poll)
 app.command("sweep")(poll_cli.sweep)
 app.add_typer(notifications_cli.app, name="notifications")
 app.command("relay")(notifications_cli.relay)
+app.add_typer(push_cli.app, name="push")
 carriers_cli.app.command("staleness")(poll_cli.staleness)
+app.command("chat")(chat_cli.chat)
+app.add_typer(agent_cli.app, name="agent")
 
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="Store slug (default: the only store).")
@@ -321,16 +327,26 @@ def inbox_replay(
         inbox = SqlInbox(conn)
         rows = [inbox.get(i) for i in ids] if ids else inbox.list(wanted, None, 100_000)
     groups: dict[int, list[int]] = {}
+    # Inbound SMS (STOP, delivery reports) is not an order event: its own service applies it.
+    sms_ids: list[int] = []
     for r in rows:
         if r is not None and r["status"] in ("dead", "parked"):
-            groups.setdefault(int(r["store_id"]), []).append(int(r["id"]))
-    if not groups:
+            if store is not None and int(r["store_id"]) != _store_id(w, store):
+                continue
+            if r["source"] == "twilio":
+                sms_ids.append(int(r["id"]))
+            else:
+                groups.setdefault(int(r["store_id"]), []).append(int(r["id"]))
+    if not groups and not sms_ids:
         typer.echo("nothing to replay")
         return
     counts: dict[str, int] = {}
+    if sms_ids:
+        for inbox_id, outcome in sorted(sms_inbound(w).replay(sms_ids).items()):
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            detail = outcome.error[0]["msg"] if outcome.error else ""
+            typer.echo(f"{inbox_id}\t{outcome.status}\t{detail}")
     for store_id, inbox_ids in groups.items():
-        if store is not None and store_id != _store_id(w, store):
-            continue
         for inbox_id, outcome in sorted(w.ingestor.replay(store_id, inbox_ids).items()):
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             detail = outcome.waiting_for or (outcome.error[0]["msg"] if outcome.error else "")

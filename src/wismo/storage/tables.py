@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     Float,
@@ -392,6 +393,120 @@ push_subscriptions = Table(
     UniqueConstraint("order_id", "endpoint", name="uq_push_subscriptions_order_endpoint"),
 )
 
+# -- the order-status agent (docs/agent.md) ----------------------------------------------
+# A conversation's public id is a random token (its owner's only credential); the client
+# (IP, caller phone) is kept as a keyed hash, for lockouts, never in clear.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("public_id", String(64), nullable=False, unique=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("client_hash", String(64)),
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("order_id", ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("level", String(16), nullable=False),  # anonymous | identified | verified
+    Column("method", String(16)),  # postal_code | email | phone | otp | link
+    Column("language", String(35), nullable=False),
+    Column("state", JSON, nullable=False),  # wismo.conversation.dialogue.State
+    Column("status", String(16), nullable=False),  # open | handed_over | closed
+    Column("turn_count", Integer, nullable=False),
+    Column("prior_contacts", Integer, nullable=False),  # repeat contacts about the order
+    Column("ticket_provider", String(64)),
+    Column("ticket_id", String(200)),
+    Column("ticket_url", Text),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_conversations_order", "order_id", "started_at"),
+    Index("ix_conversations_store", "store_id", "started_at"),
+)
+
+conversation_turns = Table(
+    "conversation_turns",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("role", String(16), nullable=False),  # customer | agent
+    Column("text", Text, nullable=False),  # as written: for the help desk only
+    Column("redacted", Text, nullable=False),  # contacts and numbers masked: logs, the API
+    Column("intent", String(64)),
+    Column("confidence", Float),
+    Column("grounded", Boolean),
+    Column("violations", JSON),
+    Column("latency_ms", Float),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_conversation_turns_seq"),
+)
+
+# One-time codes: only a hash is kept; 10 minutes, 3 tries.
+verification_codes = Table(
+    "verification_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("code_hash", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | sms
+    Column("address", String(320), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Failed verifications, one row per (scope, key): scope conversation | client | order; the
+# key is a keyed hash. Counted over a window to lock out guessing.
+verification_failures = Table(
+    "verification_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Index("ix_verification_failures_key", "store_id", "scope", "key_hash", "failed_at"),
+)
+
+# Every handoff, with its summary: sent (a ticket exists), queued (Wismo's own queue: no
+# help desk configured) or pending (the help desk failed; retried).
+conversation_handoffs = Table(
+    "conversation_handoffs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("store_id", ForeignKey("stores.id"), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),  # the Handoff, as sent to the help desk
+    Column("status", String(16), nullable=False),  # sent | queued | pending
+    Column("attempts", Integer, nullable=False),
+    Column("ticket_provider", String(64)),
+    Column("ticket_id", String(200)),
+    Column("ticket_url", Text),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_conversation_handoffs_status", "status", "id"),
+)
+
+# A contact given at the start of a chat is looked up among the store's orders.
+Index("ix_orders_store_email", orders.c.store_id, orders.c.email)
+Index("ix_orders_store_phone", orders.c.store_id, orders.c.phone)
+
 ALL_TABLES = (
     stores,
     api_keys,
@@ -411,4 +526,9 @@ ALL_TABLES = (
     notification_attempts,
     channel_optouts,
     push_subscriptions,
+    conversations,
+    conversation_turns,
+    verification_codes,
+    verification_failures,
+    conversation_handoffs,
 )

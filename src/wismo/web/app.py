@@ -17,9 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from wismo.bootstrap import Wismo, bootstrap
 from wismo.web import aggregator_routes, ingest_routes, page_routes, shopify_routes, status_routes
 from wismo.web.batcher import GroupCommitter
+from wismo.web.conversation_routes import router as conversation_router
 from wismo.web.deps import problem
 from wismo.web.metrics_routes import router as metrics_router
 from wismo.web.notification_routes import router as notification_router
+from wismo.web.push_routes import router as push_router
 
 
 def create_app(wismo: Wismo | None = None) -> FastAPI:
@@ -52,6 +54,8 @@ def create_app(wismo: Wismo | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(notification_router)  # Twilio callbacks, unsubscribes (open)
     app.include_router(page_routes.router)  # the customer tracking page (open, HTML)
+    app.include_router(conversation_router)  # the agent's conversations (open, per store)
+    app.include_router(push_router)  # Web Push opt-in, service worker (open, token-signed)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:

@@ -85,6 +85,8 @@ def order_page(
     consent: dict[str, bool] | None,
     prefs_action: str,
     saved: bool = False,
+    push: dict[str, Any] | None = None,  # the Web Push offer (`web.push_routes.offer`)
+    chat_link: str | None = None,  # this page's link token, for the chat widget
 ) -> str:
     t = frame.t
     total = len(answer.packages)
@@ -130,6 +132,8 @@ def order_page(
         consent=consent,
         prefs_action=prefs_action,
         saved=saved,
+        push=push,
+        chat_link=chat_link,
     )
 
 

@@ -23,6 +23,7 @@ from wismo.services.ratelimit import RateLimiter
 from wismo.services.status import OrderStatusAnswer
 from wismo.storage import page as page_db
 from wismo.web import page as view
+from wismo.web import push_routes
 from wismo.web.deps import WismoDep
 
 router = APIRouter(tags=["tracking page"], include_in_schema=False)
@@ -277,10 +278,20 @@ def _order(
         scans = page_db.scans(conn, store.id, found.order_id)
         consent = page_db.consent(conn, store.id, found.order_id)
     frame = view.Frame(store, t, home, f"/t/{token}?")
+    push = push_routes.offer(w, store.id, token, language)
     body = view.order_page(
-        frame, found, scans, consent=consent, prefs_action=f"/t/{token}/preferences", saved=saved
+        frame,
+        found,
+        scans,
+        consent=consent,
+        prefs_action=f"/t/{token}/preferences",
+        saved=saved,
+        push=push,
+        chat_link=token,
     )
-    return _html(body)
+    # The order page carries the chat widget (and, where offered, the push opt-in): its
+    # CSP admits our own scripts and fetches, still nothing from other hosts.
+    return _html(body, headers=push_routes.page_headers(HEADERS, worker=bool(push)))
 
 
 # --- one parcel -----------------------------------------------------------------------
