@@ -250,6 +250,13 @@ class TransitModel:
     # Observations that had a promise, per (stage, key) among those kept: which key answers
     # is then decided by counting, without building any sample.
     _promised: dict[tuple[str, tuple[str | None, ...]], int] = field(default_factory=dict)
+    # `basis`' two candidate keys (among promised observations, among all) per stage, lane
+    # and `min_observations`, until the next `add`: a sweep asks for the same lanes over
+    # and over.
+    _bases: dict[
+        tuple[str, Lane, int],
+        tuple[tuple[str | None, ...] | None, tuple[str | None, ...] | None],
+    ] = field(default_factory=dict, compare=False, repr=False)
 
     def add(self, stage: str, lane: Lane, business_days: int, lead: int | None = None) -> None:
         """Learn one delivered parcel. Negative transit is bad data and is ignored."""
@@ -259,6 +266,8 @@ class TransitModel:
             lead = None  # a promise for the start day itself says nothing about the scale
         if self._samples:
             self._samples.clear()
+        if self._bases:
+            self._bases.clear()
         for key in lane.fallback_keys():
             slot = (stage, key)
             seen = self._seen.get(slot)
@@ -276,12 +285,19 @@ class TransitModel:
         """The fallback key whose observations a forecast uses, and the lead they are rescaled
         to (None: not rescaled); None when nothing was learned for the stage. Two parcels
         with the same basis get the same sample (`observations`)."""
-        if lead is not None and lead >= 1:
-            key = self._basis(stage, lane, self._promised.get)
-            if key is not None:
-                return key, lead
-        key = self._basis(stage, lane, lambda slot: len(self._seen[slot]))
-        return (key, None) if key is not None else None
+        slot = (stage, lane, self.min_observations)
+        keys = self._bases.get(slot)
+        if keys is None:
+            if len(self._bases) > 50_000:  # bounded; a store has far fewer lanes
+                self._bases.clear()
+            keys = self._bases[slot] = (
+                self._basis(stage, lane, self._promised.get),
+                self._basis(stage, lane, lambda found: len(self._seen[found])),
+            )
+        promised_key, any_key = keys
+        if lead is not None and lead >= 1 and promised_key is not None:
+            return promised_key, lead
+        return (any_key, None) if any_key is not None else None
 
     def _basis(
         self,

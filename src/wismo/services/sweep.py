@@ -21,9 +21,11 @@ each store learns its recent deliveries once, then only the deliveries since.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time as timer
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -39,12 +41,14 @@ from wismo.domain.estimate import (
 )
 from wismo.domain.exceptions import (
     Detection,
+    FindingCode,
     ShipmentFacts,
     SiblingFacts,
     ThresholdRules,
+    Thresholds,
     detect,
 )
-from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase
+from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase, Reason
 from wismo.domain.notify import finding_trigger
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
 from wismo.domain.zones import zone as zone_named
@@ -62,6 +66,28 @@ from wismo.services.ports import (
 log = logging.getLogger(__name__)
 
 CONFIDENCE = 0.8  # the window stated to customers: "Tue 3 - Thu 5 Dec, 80% likely"
+
+# Plain strings for the stored codes: an enum's `.value` is a Python-level property, read
+# twice per finding, and a driver may adapt an enum member differently from its value.
+_CODE_TEXT: dict[FindingCode, str] = {c: str.__str__(c) for c in FindingCode}
+_REASON_TEXT: dict[Reason, str] = {r: str.__str__(r) for r in Reason}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during one batch. A batch builds some twenty objects
+    per shipment that all live until it ends and hold no cycles, so the collector's passes
+    find nothing; with a full pass over the whole heap now and then, they cost about a
+    sixth of a sweep. Reference counting frees the batch's objects when it returns;
+    collection resumes after that."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _local(moment: datetime, zone: tzinfo) -> datetime:
@@ -111,47 +137,65 @@ class Sweeper:
         self._relearn_seconds = relearn_seconds
         self._models: dict[int, _StoreModel] = {}
         self._forecasts: dict[tuple[object, ...], Predicted | None] = {}
+        # A parcel's forecast by what selects it (store, stage, lane, start day, promise,
+        # today): spares working out the sample it would use (`_forecasts`' key).
+        self._predicted: dict[tuple[object, ...], Predicted | None] = {}
         self._local_now: dict[tzinfo, datetime] = {}
+        self._thresholds_of: dict[tuple[str, str | None], Thresholds] = {}
 
     def sweep(self, limit: int = 10_000) -> SweepReport:
         """Check up to `limit` due shipments, in batches of one transaction each."""
         started = timer.perf_counter()
         now = self._clock()
         report = SweepReport()
-        self._forecasts.clear()  # valid for one instant and one state of the estimators
+        self._forget_forecasts()  # valid for one instant and one state of the estimators
         self._local_now.clear()
         while report.checked < limit:
-            with self._repository.batch() as batch:
-                due = batch.due(now, min(self._batch_size, limit - report.checked))
-                if not due:
-                    break
-                self.learn({d.store_id for d in due})
-                split = {d.order_id for d in due if d.split}
-                siblings = batch.siblings(split) if split else {}
-                waiting = [
-                    d.id
-                    for d in due
-                    if d.handed_over_at is None and PHASE[d.state.milestone] >= Phase.TRANSIT
-                ]
-                handovers = batch.handovers(waiting) if waiting else {}
-                results = [
-                    self.check(d, now, siblings.get(d.order_id, ()), handovers.get(d.id))
-                    for d in due
-                ]
-                new = batch.record(results)
-                # Outbox: findings become messages in this batch's transaction. The
-                # finding's key is the occurrence, so a finding seen again plans nothing;
-                # one that was already open at the last check is not even offered again.
-                batch.notify(_finding_facts(due, results), now)
-                batch.commit()
+            with _collector_paused():
+                done = self._batch(now, min(self._batch_size, limit - report.checked))
+            if done is None:
+                break
+            checked, new = done
             report.batches += 1
-            report.checked += len(due)
+            report.checked += checked
             report.findings += new.get("exception", 0)
             report.revisions += new.get("estimate_revised", 0)
-            if len(due) < self._batch_size:
+            if checked < self._batch_size:
                 break
         report.seconds = timer.perf_counter() - started
         return report
+
+    def _batch(self, now: datetime, size: int) -> tuple[int, dict[str, int]] | None:
+        """Check one batch in one transaction: how many were checked, and the timeline
+        entries recorded for the first time by kind; None when none is due. What it builds
+        is garbage once it returns, before the collector resumes."""
+        with self._repository.batch() as batch:
+            due = batch.due(now, size)
+            if not due:
+                return None
+            self.learn({d.store_id for d in due})
+            split = {d.order_id for d in due if d.split}
+            siblings = batch.siblings(split) if split else {}
+            waiting = [
+                d.id
+                for d in due
+                if d.handed_over_at is None and PHASE[d.state.milestone] >= Phase.TRANSIT
+            ]
+            handovers = batch.handovers(waiting) if waiting else {}
+            results = [
+                self.check(d, now, siblings.get(d.order_id, ()), handovers.get(d.id)) for d in due
+            ]
+            new = batch.record(results)
+            # Outbox: findings become messages in this batch's transaction. The finding's key
+            # is the occurrence, so a finding seen again plans nothing; one that was already
+            # open at the last check is not even offered again.
+            batch.notify(_finding_facts(due, results), now)
+            batch.commit()
+        return len(due), new
+
+    def _forget_forecasts(self) -> None:
+        self._forecasts.clear()
+        self._predicted.clear()
 
     # -- learning --------------------------------------------------------------------------
 
@@ -167,8 +211,11 @@ class Sweeper:
                 continue
             model.learned_at = clock
             found = self._repository.deliveries(store_id, model.learned_until, self._history)
+            learned = model.learned
             for delivery in found:
                 self._observe(model, delivery)
+            if model.learned != learned:
+                self._forget_forecasts()  # made from what the estimator knew before
 
     def learned(self, store_id: int) -> int:
         """How many deliveries of the store the estimator has learned."""
@@ -247,26 +294,29 @@ class Sweeper:
                     zone=d.zone,
                     siblings=tuple(
                         SiblingFacts(delivered_at) for sid, delivered_at in siblings if sid != d.id
-                    ),
+                    )
+                    if siblings
+                    else (),
                 ),
                 now=now,
                 calendar=calendar,
-                thresholds=self._thresholds.for_shipment(d.carrier, d.service_level),
+                thresholds=self._thresholds_for(d.carrier, d.service_level),
             )
         )
+        codes = tuple(_CODE_TEXT[f.code] for f in detection.findings)
         timeline = [
             TimelineEntry(
                 store_id=d.store_id,
                 order_id=d.order_id,
                 shipment_id=d.id,
                 kind="exception",
-                code=f.code.value,
-                reason=f.reason.value,
+                code=code,
+                reason=_REASON_TEXT[f.reason],
                 detail=dict(f.detail),
                 key=f.key,
                 occurred_at=now,
             )
-            for f in detection.findings
+            for code, f in zip(codes, detection.findings, strict=True)
         ]
         timeline.extend(_revisions(d, now, carrier_on, predicted))
         next_check = detection.next_check_at
@@ -285,9 +335,18 @@ class Sweeper:
             predicted_at=now,
             carrier_eta_seen_on=carrier_on,
             shown=shown,
-            open_findings=tuple(f.code.value for f in detection.findings),
+            open_findings=codes,
             timeline=tuple(timeline),
         )
+
+    def _thresholds_for(self, carrier: str, service: str | None) -> Thresholds:
+        found = self._thresholds_of.get((carrier, service))
+        if found is None:
+            if len(self._thresholds_of) > 10_000:  # bounded: carriers are few, names free text
+                self._thresholds_of.clear()
+            found = self._thresholds.for_shipment(carrier, service)
+            self._thresholds_of[(carrier, service)] = found
+        return found
 
     def _predict(
         self,
@@ -307,13 +366,30 @@ class Sweeper:
             if today_key not in self._forecasts:
                 self._forecasts[today_key] = _predicted(estimator.out_for_delivery(local_now))
             return self._forecasts[today_key]
-        lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
         since, stage = (handed_over, HANDOVER) if handed_over else (d.placed_at, ORDER)
         # A forecast depends on the time only through the day the parcel's clock starts and
         # today's date, and on the lane and promise only through the sample they select
         # (`basis`): parcels that agree on those share one. A sweep sees thousands of them,
         # and a forecast costs more than the rest of a check.
-        start = calendar.start_day(_local(since, zone), estimator.cutoff)
+        # Aware, in the zone: `start_day` reads only its local date and time of day.
+        start = calendar.start_day(since.astimezone(zone), estimator.cutoff)
+        today = local_now.date()
+        selector = (
+            d.store_id,
+            stage,
+            d.carrier,
+            d.service_level,
+            d.origin_region,
+            d.country,
+            d.region,
+            start,
+            d.promised_to_on,
+            today,
+            id(calendar),
+        )
+        if selector in self._predicted:
+            return self._predicted[selector]
+        lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
         basis = estimator.model.basis(stage, lane, promised_lead(calendar, start, d.promised_to_on))
         key = (
             d.store_id,
@@ -321,7 +397,7 @@ class Sweeper:
             stage,
             basis,
             start,
-            local_now.date(),
+            today,
             id(calendar),
         )
         if key not in self._forecasts:
@@ -337,7 +413,8 @@ class Sweeper:
                     promised=d.promised_to_on,
                 )
             )
-        return self._forecasts[key]
+        found = self._predicted[selector] = self._forecasts[key]
+        return found
 
 
 def _finding_facts(due: Sequence[DueShipment], results: Sequence[CheckResult]) -> list[PlannedFact]:

@@ -50,8 +50,7 @@ _HANDOVERS = (
 _DUE = (
     "SELECT s.id, s.store_id, s.order_id, s.carrier, s.service_level, s.origin_region,"
     " s.milestone, s.reason, s.status_at, s.delivered_at, s.last_event_at, s.last_event_tz,"
-    " s.last_location, s.last_description, s.carrier_eta_at, s.carrier_eta_set_at,"
-    " s.event_count, s.created_at, s.handed_over_at, s.carrier_eta_seen_on,"
+    " s.carrier_eta_at, s.event_count, s.created_at, s.handed_over_at, s.carrier_eta_seen_on,"
     " s.predicted_from_on, s.predicted_on, s.predicted_to_on, s.predicted_confidence,"
     " s.predicted_basis, s.estimate_on, s.estimate_source, s.first_estimate_on,"
     " s.open_findings, o.placed_at, o.promised_from_on, o.promised_to_on, o.cancelled_at,"
@@ -99,13 +98,14 @@ def _json(value: Any) -> Any:
 
 def _due(r: Any) -> DueShipment:
     instant = bulk.read_instant
-    predicted_on = _day(r[21])
+    predicted_on = _day(r[18])
     predicted = (
         None
         if predicted_on is None
-        else predicted_from(_day(r[20]), predicted_on, _day(r[22]), r[23], r[24])
+        else predicted_from(_day(r[17]), predicted_on, _day(r[19]), r[20], r[21])
     )
-    address = _json(r[33]) or {}
+    address = _json(r[30]) or {}
+    findings = r[25]
     return DueShipment(
         id=int(r[0]),
         store_id=int(r[1]),
@@ -120,30 +120,57 @@ def _due(r: Any) -> DueShipment:
             delivered_at=instant(r[9]),
             last_event_at=instant(r[10]),
             last_event_tz=r[11],
-            # Not read by the checks: left out, a sweep parses 10,000 rows.
+            # Not read by the checks: left out (not even selected), a sweep parses 10,000
+            # rows.
             last_location=None,
             last_description=None,
-            carrier_eta_at=instant(r[14]),
+            carrier_eta_at=instant(r[12]),
             carrier_eta_set_at=None,
-            event_count=int(r[16]),
+            event_count=int(r[13]),
         ),
-        created_at=instant(r[17]),  # type: ignore[arg-type]
-        handed_over_at=instant(r[18]),
-        carrier_eta_seen_on=_day(r[19]),
+        created_at=instant(r[14]),  # type: ignore[arg-type]
+        handed_over_at=instant(r[15]),
+        carrier_eta_seen_on=_day(r[16]),
         predicted=predicted,
-        estimate_on=_day(r[25]),
-        estimate_source=r[26],
-        first_estimate_on=_day(r[27]),
-        open_findings=tuple(_json(r[28]) or ()),
-        placed_at=instant(r[29]),  # type: ignore[arg-type]
-        promised_from_on=_day(r[30]),
-        promised_to_on=_day(r[31]),
-        cancelled=r[32] is not None,
+        estimate_on=_day(r[22]),
+        estimate_source=r[23],
+        first_estimate_on=_day(r[24]),
+        open_findings=_findings(findings) if findings is not None else (),
+        placed_at=instant(r[26]),  # type: ignore[arg-type]
+        promised_from_on=_day(r[27]),
+        promised_to_on=_day(r[28]),
+        cancelled=r[29] is not None,
         country=address.get("country"),
         region=address.get("region"),
-        zone=r[34] or r[35] or "UTC",
-        split=int(r[36]) > 1,
+        zone=r[31] or r[32] or "UTC",
+        split=int(r[33]) > 1,
     )
+
+
+# Stored findings as read (JSON text on SQLite, a list from psycopg) and as written, by the
+# codes: a handful of combinations recur all sweep long.
+_FINDINGS_READ: dict[str, tuple[str, ...]] = {}
+_FINDINGS_TEXT: dict[tuple[str, ...], str] = {}
+
+
+def _findings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        return tuple(_json(value) or ())
+    found = _FINDINGS_READ.get(value)
+    if found is None:
+        if len(_FINDINGS_READ) > 10_000:
+            _FINDINGS_READ.clear()
+        found = _FINDINGS_READ[value] = tuple(orjson.loads(value) or ())
+    return found
+
+
+def _findings_text(codes: tuple[str, ...]) -> str:
+    text = _FINDINGS_TEXT.get(codes)
+    if text is None:
+        if len(_FINDINGS_TEXT) > 10_000:
+            _FINDINGS_TEXT.clear()
+        text = _FINDINGS_TEXT[codes] = orjson.dumps(list(codes)).decode()
+    return text
 
 
 class _Batch:
@@ -154,10 +181,17 @@ class _Batch:
     def due(self, now: datetime, limit: int) -> list[DueShipment]:
         if self._pg:
             sql = _DUE.format(now="%s", limit="%s") + " FOR UPDATE OF s SKIP LOCKED"
-            rows = self._conn.exec_driver_sql(sql, (now, limit)).fetchall()
+            params: tuple[Any, ...] = (now, limit)
         else:
             sql = _DUE.format(now="?", limit="?")
-            rows = self._conn.exec_driver_sql(sql, (bulk.sqlite_instant(now), limit)).fetchall()
+            params = (bulk.sqlite_instant(now), limit)
+        # On the driver's cursor, in this batch's transaction: plain tuples, not Core rows.
+        cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         return [_due(r) for r in rows]
 
     def siblings(self, order_ids: Collection[int]) -> dict[int, list[tuple[int, datetime | None]]]:
@@ -227,7 +261,7 @@ def _result_row(r: CheckResult, pg: bool) -> tuple[Any, ...]:
     p, shown = r.predicted, r.shown
     shown_on = shown.likely_on if shown else None
     source = shown.source.value if shown else None
-    findings = orjson.dumps(list(r.open_findings)).decode()
+    findings = _findings_text(tuple(r.open_findings))
     if pg:
         return (
             r.next_check_at,
