@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,6 +84,32 @@ def test_email_hard_bounce_is_permanent() -> None:
             channel.send(RENDER(claimed(recipient="gone@example.com")))
     assert err.value.address_dead
     assert err.value.provider_status == "550"
+
+
+def test_email_commit_point_comes_before_delivery() -> None:
+    """The relay's mark is taken while the server does not yet have the message (the final
+    "." is not sent); when the mark cannot be taken nothing is delivered. Lines starting
+    with a dot arrive intact."""
+    with SmtpSink() as sink:
+        channel = SmtpChannel("127.0.0.1", sink.port, "news@acme.example")
+        seen_at_mark: list[int] = []
+        base = Message("k-dot", "email", "ada@example.com", "s", ".hidden?\n..two\nend")
+        channel.send(replace(base, commit_point=lambda: seen_at_mark.append(len(sink.keys()))))
+
+        def fail() -> None:
+            raise OSError("database gone")
+
+        with pytest.raises(SendError) as err:
+            channel.send(replace(base, idempotency_key="k-failed", commit_point=fail))
+        channel.send(replace(base, idempotency_key="k-after"))  # the channel recovers
+        channel.close()
+        keys = sink.keys()
+    assert seen_at_mark == [0]
+    assert not err.value.permanent
+    assert keys == {"k-dot": 1, "k-after": 1}
+    [first, _] = sink.messages
+    plain = next(p for p in first.walk() if p.get_content_type() == "text/plain")
+    assert bytes(plain.get_payload(decode=True)).decode() == ".hidden?\n..two\nend"
 
 
 def test_email_server_down_is_retryable() -> None:

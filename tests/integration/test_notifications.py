@@ -71,6 +71,12 @@ def rows(w: Wismo) -> list[Any]:
         return list(conn.execute(select(notifications).order_by(notifications.c.id)).all())
 
 
+def attempts(w: Wismo) -> list[Any]:
+    with w.engine.connect() as conn:
+        query = select(notification_attempts).order_by(notification_attempts.c.id)
+        return list(conn.execute(query).all())
+
+
 def triggers(w: Wismo) -> list[tuple[str, str]]:
     return [(r.trigger, r.channel) for r in rows(w)]
 
@@ -250,6 +256,30 @@ def test_expired_lease_is_taken_over_and_provider_asked(wismo: Wismo, store_id: 
     report = relay(wismo, email=email).run_once()
     assert (report.sent, len(email.sent)) == (1, 1)
     assert rows(wismo)[0].status == "sent"
+
+
+def test_takeover_after_the_commit_point_records_without_resending(
+    wismo: Wismo, store_id: int
+) -> None:
+    """A worker that died after the SMTP server had the whole message left its mark: the
+    next worker records it as sent and does not send it again. One that died before its
+    mark is sent again (nothing was delivered)."""
+    order(wismo, store_id, consent={})
+    order(wismo, store_id, "1002", consent={})
+    store = SqlRelayStore(wismo.engine)
+    first, second = store.claim("dead-worker", T0, 30, 10)
+    store.mark_committing(first.id, "dead-worker")
+    store.mark_committing(second.id, "someone-else")  # not the holder: no effect
+    email = FakeChannel()
+    wismo.clock.now = T0 + timedelta(seconds=31)  # type: ignore[attr-defined]
+    report = relay(wismo, email=email).run_once()
+    assert report.sent == 2
+    assert [m.idempotency_key for m in email.sent] == [second.idempotency_key]
+    by_id = {r.id: r for r in rows(wismo)}
+    assert by_id[first.id].status == "sent"
+    assert by_id[second.id].status == "sent"
+    history = [a for a in attempts(wismo) if a.notification_id == first.id]
+    assert history[-1].provider_status == "assumed"
 
 
 def test_sweeper_findings_become_messages_once(wismo: Wismo, store_id: int) -> None:

@@ -188,6 +188,9 @@ class FakeRelayStore:
     def rules(self, store_id: int) -> StoreRules:
         return self.rules_
 
+    def mark_committing(self, notification_id: int, worker: str) -> None:
+        pass  # these tests' channels have no point of no return
+
     def sent_times(self, notification_id: int, since: datetime) -> list[datetime]:
         return sorted(t for t in self.sent if t > since)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import re
 import secrets
 import smtplib
+import socket
 from datetime import datetime
 from email.header import Header
 from email.utils import formatdate
@@ -82,10 +84,38 @@ class SmtpChannel:
         return b"".join(out)
 
     def send(self, message: Message) -> SendResult:
-        data = self.build(message)
+        data = _dot_stuffed(self.build(message))
         try:
             conn = self._connect()
-            refused = conn.sendmail(self._sender, [message.recipient], data)
+            conn.ehlo_or_helo_if_needed()
+            code, text = conn.mail(self._sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, text, self._sender)
+            code, text = conn.rcpt(message.recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({message.recipient: (code, text)})
+            code, text = conn.docmd("data")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, text)
+            # Everything but the final "." goes first: a connection that ends before it
+            # delivers nothing (RFC 5321 4.1.1.4). Only then is the point of no return
+            # recorded, and only then is the message completed, so a worker that dies
+            # before the record is sent again and one that dies after it is not.
+            if message.commit_point is None:
+                data += b".\r\n"  # nothing to record: the body and its end in one write
+            conn.send(data)
+            if message.commit_point is not None:
+                try:
+                    message.commit_point()
+                except Exception as exc:
+                    self._drop()  # abandons the transaction: nothing is delivered
+                    raise SendError(
+                        f"could not record the send: {exc}", provider_status="not_sent"
+                    ) from None
+                conn.send(b".\r\n")
+            code, text = conn.getreply()
+            if code != 250:
+                raise smtplib.SMTPDataError(code, text)
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
             code, text = next(iter(exc.recipients.values()), (0, b""))
@@ -96,9 +126,6 @@ class SmtpChannel:
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise SendError(f"SMTP unreachable: {exc}", provider_status="connection") from None
-        if refused:
-            code, text = next(iter(refused.values()))
-            raise _error(code, text)
         return SendResult(message_id(message.idempotency_key, self._domain), "250")
 
     def lookup(self, message: Message, since: datetime) -> SendResult | None:
@@ -113,6 +140,10 @@ class SmtpChannel:
     def _connect(self) -> smtplib.SMTP:
         if self._conn is None:
             conn = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+            if conn.sock is not None:
+                # The final "." goes out as its own small write after the body: with
+                # Nagle's algorithm it would wait for the server's delayed ACK (40 ms).
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._starttls:
                 conn.starttls()
             if self._username:
@@ -125,6 +156,13 @@ class SmtpChannel:
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload: leading dots doubled (RFC 5321 4.5.2), ending in CRLF, without
+    the terminating "." line (the caller sends it at the point of no return)."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _header_line(name: str, value: str) -> str:

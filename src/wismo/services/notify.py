@@ -31,7 +31,7 @@ import random
 import threading
 import time as timer
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -64,6 +64,10 @@ class Message:
     html: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     data: Mapping[str, object] = field(default_factory=dict)  # the webhook's JSON body
+    # Called by a channel right before the step after which the provider has the message
+    # and cannot be asked (SMTP: the final "."). The relay records it, so a worker that
+    # dies after it is not resent, and one that dies before it is (docs/notifications.md).
+    commit_point: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,10 @@ class RelayStore(Protocol):
     ) -> None: ...
 
     def rules(self, store_id: int) -> StoreRules: ...
+
+    def mark_committing(self, notification_id: int, worker: str) -> None:
+        """Record that the provider is about to have the whole message (see Message)."""
+        ...
 
     def sent_times(self, notification_id: int, since: datetime) -> list[datetime]:
         """When messages went to this notification's customer (its address when the
@@ -299,6 +307,18 @@ class Relay:
         except Exception as exc:
             log.exception("rendering notification %s failed", n.id)
             return done("failed", "failed", f"render failed: {exc}")
+        if n.was_sending and n.past_commit_point:
+            # The previous holder died after the provider had the whole message (SMTP
+            # cannot be asked): sending again would be the duplicate.
+            return done(
+                "sent",
+                "sent",
+                "the previous worker died after the provider had the message",
+                provider_status="assumed",
+            )
+        message = replace(
+            message, commit_point=lambda: self._store.mark_committing(n.id, self.worker)
+        )
         if n.was_sending or n.attempts > 1:
             # The previous holder died between claiming and recording, or the last try
             # timed out or lost its connection after the provider may have accepted it:

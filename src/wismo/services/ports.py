@@ -520,3 +520,4 @@ class Claimed:
     order_cancelled: bool
     sent_last_day: int
     created_at: datetime  # fixes the signed link's expiry: a resend has the same text
+    past_commit_point: bool = False  # the holder before got to Message.commit_point

@@ -16,9 +16,10 @@ import time as timer
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -93,13 +94,13 @@ class SqlNotificationPlanner:
         conn = self._conn
         shipment_ids = {f.shipment_id for f in facts if f.shipment_id is not None}
         order_ids = {f.order_id for f in facts if f.order_id is not None}
+        # Driver-level reads: a sweep plans for thousands of shipments per batch, and Core's
+        # row processing would cost more than the planning itself.
         sid_to_order = (
             {
-                int(r.id): int(r.order_id)
-                for r in conn.execute(
-                    select(shipments.c.id, shipments.c.order_id).where(
-                        shipments.c.id.in_(shipment_ids)
-                    )
+                int(r[0]): int(r[1])
+                for r in bulk.in_list(
+                    conn, "SELECT id, order_id FROM shipments WHERE id {ids}", sorted(shipment_ids)
                 )
             }
             if shipment_ids
@@ -107,24 +108,7 @@ class SqlNotificationPlanner:
         )
         order_ids |= set(sid_to_order.values())
         order_rows = {
-            int(r.id): r
-            for r in conn.execute(
-                select(
-                    orders.c.id,
-                    orders.c.store_id,
-                    orders.c.customer_id,
-                    orders.c.email,
-                    orders.c.phone,
-                    orders.c.cancelled_at,
-                    customers.c.language,
-                    customers.c.time_zone,
-                    customers.c.consent,
-                    stores.c.time_zone.label("store_zone"),
-                )
-                .join(stores, stores.c.id == orders.c.store_id)
-                .outerjoin(customers, customers.c.id == orders.c.customer_id)
-                .where(orders.c.id.in_(order_ids))
-            )
+            int(r[0]): _OrderRow(*r) for r in bulk.in_list(conn, _ORDER_ROWS, sorted(order_ids))
         }
         rules = store_rules(conn, sorted({int(r.store_id) for r in order_rows.values()}))
         addresses = {a for r in order_rows.values() for a in (r.email, r.phone) if a}
@@ -161,8 +145,11 @@ class SqlNotificationPlanner:
             o = order_rows.get(order_id) if order_id is not None else None
             if o is None or (o.cancelled_at is not None and fact.shipment_id is not None):
                 continue
-            trigger = Trigger(fact.trigger)
+            trigger = _TRIGGERS.get(fact.trigger) or Trigger(fact.trigger)
             store_rule = rules[int(o.store_id)]
+            endpoints = push_endpoints.get(int(o.id), ())
+            if not (o.email or o.phone or endpoints or store_rule.webhook_url):
+                continue  # no channel has an address: `plan` would find no message
             key_shipment = fact.shipment_id
             if (
                 trigger is Trigger.DELIVERED
@@ -170,14 +157,15 @@ class SqlNotificationPlanner:
                 and Trigger.SPLIT_SUMMARY in store_rule.triggers
             ):
                 trigger, key_shipment = Trigger.SPLIT_SUMMARY, None  # one per order
+            consent = o.consent_map()
             recipient = Recipient(
                 email=o.email,
                 phone=o.phone,
                 language=o.language,
                 time_zone=o.time_zone,
-                consent=o.consent or {},
-                preferred=preferred_channel(o.consent or {}),
-                push_endpoints=push_endpoints.get(int(o.id), ()),
+                consent=consent,
+                preferred=preferred_channel(consent),
+                push_endpoints=endpoints,
             )
             for p in plan(
                 trigger,
@@ -230,6 +218,36 @@ class SqlNotificationPlanner:
         return int(conn.execute(stmt, rows).rowcount or 0)
 
 
+_TRIGGERS: dict[str, Trigger] = {t.value: t for t in Trigger}
+
+_ORDER_ROWS = (
+    "SELECT o.id, o.store_id, o.customer_id, o.email, o.phone, o.cancelled_at, c.language,"
+    " c.time_zone, c.consent, st.time_zone FROM orders o JOIN stores st ON st.id = o.store_id"
+    " LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id {ids}"
+)
+
+
+class _OrderRow(NamedTuple):
+    """What planning reads of an order (`_ORDER_ROWS`), its customer and its store."""
+
+    id: int
+    store_id: int
+    customer_id: int | None
+    email: str | None
+    phone: str | None
+    cancelled_at: Any  # only ever tested against None: left as the driver gave it
+    language: str | None
+    time_zone: str | None
+    consent: Any  # JSON text on SQLite, parsed by psycopg; read only when a message may go
+    store_zone: str
+
+    def consent_map(self) -> Any:
+        value = self.consent
+        if isinstance(value, str | bytes):
+            value = orjson.loads(value)
+        return value or {}
+
+
 def _supersede(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Cancel waiting messages that the rows about to be inserted make stale: a held
     message about a shipment no further along than the new one (held for the night, or
@@ -274,6 +292,10 @@ def _supersede(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 # -- relay -----------------------------------------------------------------------------------
+
+# `provider_message_id` while an SMTP send is past its point of no return (see
+# `wismo.services.notify.Message.commit_point`).
+COMMITTING = "wismo:committing"
 
 CLAIMABLE = ("pending", "held", "sending")
 
@@ -374,6 +396,7 @@ class SqlRelayStore:
                 idempotency_key=r.idempotency_key,
                 attempts=int(r.attempts),
                 was_sending=int(r.id) in was_sending,
+                past_commit_point=r.provider_message_id == COMMITTING,
                 order_number=r.order_number,
                 store_name=r.store_name,
                 store_slug=r.store_slug,
@@ -420,6 +443,25 @@ class SqlRelayStore:
                     cursor.execute(sql, params, prepare=True)
         finally:
             raw.close()  # back to the pool (autocommit: nothing to roll back)
+
+    def mark_committing(self, notification_id: int, worker: str) -> None:
+        """The provider is about to have the whole message: noted in `provider_message_id`
+        (replaced by the provider's id once sent), committed before the channel goes on,
+        and only while this worker holds the lease."""
+        move = (
+            update(notifications)
+            .where(
+                notifications.c.id == notification_id,
+                notifications.c.claimed_by == worker,
+                notifications.c.status == "sending",
+            )
+            .values(provider_message_id=COMMITTING)
+        )
+        engine = (
+            _finisher(self._engine) if self._engine.dialect.name == "postgresql" else self._engine
+        )
+        with engine.connect().execution_options(wismo_write=True) as conn, conn.begin():
+            conn.execute(move)
 
     def sent_times(self, notification_id: int, since: datetime) -> list[datetime]:
         with self._engine.connect() as conn:
@@ -591,8 +633,8 @@ def _finish_values(r: Attempt) -> dict[str, Any]:
     values: dict[str, Any] = {"status": r.status, "last_error": None}
     if r.status == "sent":
         values.update(sent_at=r.finished_at, lease_until=None)
-    if r.provider_message_id:
-        values["provider_message_id"] = r.provider_message_id
+    # Set, or cleared: a try that reached the commit point and then failed leaves no mark.
+    values["provider_message_id"] = r.provider_message_id or None
     if r.outcome in ("retry", "failed", "deferred"):
         values["last_error"] = r.detail
     if r.outcome == "deferred":
