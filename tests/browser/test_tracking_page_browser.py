@@ -9,19 +9,14 @@ reason; with WISMO_REQUIRE_BROWSER=1 (CI) they fail instead.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from wismo.bootstrap import Wismo, bootstrap
 from wismo.config import Settings
@@ -29,50 +24,18 @@ from wismo.services.branding import validate
 from wismo.storage import page as page_db
 from wismo.storage import stores
 from wismo.testing import FakeClock, encode, envelope, order_created, shipment_created, tracking
-from wismo.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("WISMO_CHROMIUM", "/usr/bin/chromium"))
-AXE = Path(os.environ.get("WISMO_AXE_PATH", ROOT / ".cache/npm/node_modules/axe-core/axe.min.js"))
 ARTIFACTS = ROOT / "test-artifacts"
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 TRACKING = "1Z999AA10123456784"
 WIDTHS = (320, 1280)
 
 
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "Python playwright is not installed (pip install -e '.[dev]')"
-    if not AXE.exists():
-        return f"axe-core not found at {AXE} (npm install --prefix .cache/npm axe-core@4)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = _missing()
-    if problem:
-        if os.environ.get("WISMO_REQUIRE_BROWSER") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional, checked above
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def site(
+    sqlite_template: Path, tmp_path: Path, serve: Callable[[Wismo], AbstractContextManager[str]]
+) -> Iterator[tuple[str, str]]:
     """The app on a free port over a seeded SQLite copy: (base URL, signed order path)."""
     target = tmp_path / "wismo.db"
     shutil.copy(sqlite_template, target)
@@ -106,25 +69,14 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         found = page_db.parcel_order(conn, store_id, TRACKING)
     assert found is not None
     path = w.links.sign_order_link(store_id, found[0], clock() + timedelta(days=1))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(w), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{port}", path
+        with serve(w) as base:
+            yield base, path
     finally:
-        server.should_exit = True
-        thread.join(5)
         w.close()
 
 
-def _check(browser: Any, base: str, path: str, name: str) -> None:
+def _check(browser: Any, base: str, path: str, name: str, axe_path: Path) -> None:
     for width in WIDTHS:
         # bypass_csp only lets the test inject axe-core; the page itself runs no script.
         context = browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=True)
@@ -138,7 +90,7 @@ def _check(browser: Any, base: str, path: str, name: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"track-{name}-{width}.png"), full_page=True)
         scroll = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert scroll <= 0, f"{name} at {width}px scrolls sideways by {scroll}px"
-        page.add_script_tag(path=str(AXE))
+        page.add_script_tag(path=str(axe_path))
         violations = page.evaluate(
             "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', "
             "'wcag21a', 'wcag21aa', 'best-practice']})).violations"
@@ -151,13 +103,13 @@ def _check(browser: Any, base: str, path: str, name: str) -> None:
         context.close()
 
 
-def test_pages_in_chromium(browser: Any, site: tuple[str, str]) -> None:
+def test_pages_in_chromium(browser: Any, site: tuple[str, str], axe_path: Path) -> None:
     """Lookup form, full order (split, problem) and parcel view pass at 320 and 1280 px."""
     base, order_path = site
-    _check(browser, base, "/track/acme", "lookup")
-    _check(browser, base, order_path, "order")
-    _check(browser, base, f"/track/acme/parcel/{TRACKING}", "parcel")
-    _check(browser, base, "/track/acme?lang=fr", "lookup-fr")
+    _check(browser, base, "/track/acme", "lookup", axe_path)
+    _check(browser, base, order_path, "order", axe_path)
+    _check(browser, base, f"/track/acme/parcel/{TRACKING}", "parcel", axe_path)
+    _check(browser, base, "/track/acme?lang=fr", "lookup-fr", axe_path)
 
 
 def test_lookup_works_without_javascript(browser: Any, site: tuple[str, str]) -> None:

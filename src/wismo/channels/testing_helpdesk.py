@@ -16,11 +16,13 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+from wismo.channels import testing_http
 
 TICKETS_PATHS = frozenset({"/api/v2/tickets", "/api/v2/tickets.json"})
 
@@ -177,24 +179,11 @@ class ZendeskServer:
                 else:
                     self._answer(step.status, step.body or {"error": "Error"}, step.headers)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that timed out and hung up is expected here
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._server, self.port = testing_http.start(Handler, self.port)
         return self
 
     def __exit__(self, *args: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        testing_http.stop(self._server, self._stopping)
 
 
 def _record_invalid(field_name: str, description: str) -> dict[str, Any]:

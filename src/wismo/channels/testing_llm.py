@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
+
+from wismo.channels import testing_http
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 _CALL_IDS = itertools.count(1)
@@ -175,21 +177,8 @@ class ChatCompletionsServer:
                     }
                     self._send(200, orjson.dumps(completion), reply.headers)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that timed out and hung up is expected here
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._server, self.port = testing_http.start(Handler, self.port)
         return self
 
     def __exit__(self, *args: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        testing_http.stop(self._server, self._stopping)

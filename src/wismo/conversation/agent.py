@@ -64,11 +64,11 @@ QUEUE_PROVIDER = "queue"
 
 
 class UnknownStore(LookupError):
-    pass
+    """No store with that id or slug: the caller answers 404."""
 
 
 class UnknownConversation(LookupError):
-    pass
+    """No conversation with that public id (or not this store's): answered as 404."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ class Verify:
 
 @dataclass(frozen=True, slots=True)
 class SendCode:
-    pass
+    """Send a one-time code to the identified customer's contact on file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +211,7 @@ class CheckCode:
 
 @dataclass(frozen=True, slots=True)
 class ListOrders:
-    pass
+    """Look up the verified customer's orders and ask which one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +226,7 @@ class HandOver:
 
 @dataclass(frozen=True, slots=True)
 class End:
-    pass
+    """The customer said goodbye: close the conversation."""
 
 
 Action = Say | Answer | Verify | SendCode | CheckCode | ListOrders | Focus | HandOver | End

@@ -37,7 +37,7 @@ class Subscription:
 
 
 class TooManySubscriptions(Exception):
-    pass
+    """The order already has its maximum of browser subscriptions (answered 409)."""
 
 
 def save(
