@@ -195,7 +195,8 @@ def zone_label(moment: datetime) -> str | None:
 
 def scan_fingerprint(occurred_at: datetime, milestone: Milestone, raw_code: str | None) -> str:
     # Whole seconds since the epoch: sources disagree on sub-second precision and zones.
-    return f"{int(occurred_at.timestamp())}|{milestone.value}|{raw_code or ''}"
+    # A StrEnum formats as its value, without the slower `.value` descriptor.
+    return f"{int(occurred_at.timestamp())}|{milestone}|{raw_code or ''}"
 
 
 @dataclass(slots=True)

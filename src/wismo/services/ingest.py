@@ -47,6 +47,7 @@ from wismo.domain.status import (
     sort_key,
     with_estimate,
 )
+from wismo.services.collector import collector_paused
 from wismo.services.ports import (
     Clock,
     Inbound,
@@ -91,6 +92,10 @@ class Ingestor:
 
         Plain bytes are canonical events; other formats come wrapped in `Inbound`.
         """
+        with collector_paused():
+            return self._ingest(store_id, payloads)
+
+    def _ingest(self, store_id: int, payloads: Sequence[bytes | Inbound]) -> list[IngestResult]:
         now = self._clock()
         inbound = [p if isinstance(p, Inbound) else Inbound(p) for p in payloads]
         parsed = [self._parse_safely(store_id, item) for item in inbound]
@@ -396,25 +401,30 @@ def _apply_tracking(
     outcomes: dict[int, Outcome] = {}
     resolved: list[tuple[int, TrackingEvent]] = []
     seen: set[tuple[int, str]] = set()
+    processed = Outcome("processed")  # shared: outcomes are only read after this
     for inbox_id, c in commands:
+        event = c.event
         if c.shipment_ref:
             shipment = by_ref.get(c.shipment_ref)
-            key = shipment_key(store_id, c.shipment_ref)
         else:
-            number = c.tracking_number or ""
-            shipment = by_number.get((c.carrier, number, c.event.occurred_at))
-            key = tracking_key(store_id, c.carrier, number)
+            shipment = by_number.get((c.carrier, c.tracking_number or "", event.occurred_at))
         if shipment is None:
             # One unresolved scan parks the whole item; it is applied again, whole, when
             # the shipment arrives (its other scans are then duplicates and change nothing).
             if inbox_id not in outcomes or outcomes[inbox_id].status != "parked":
+                key = (
+                    shipment_key(store_id, c.shipment_ref)
+                    if c.shipment_ref
+                    else tracking_key(store_id, c.carrier, c.tracking_number or "")
+                )
                 outcomes[inbox_id] = Outcome("parked", waiting_for=key)
             continue
-        outcomes.setdefault(inbox_id, Outcome("processed"))
-        ident = (shipment.id, c.event.fingerprint)
+        if inbox_id not in outcomes:
+            outcomes[inbox_id] = processed
+        ident = (shipment.id, event.fingerprint)
         if ident not in seen:
             seen.add(ident)
-            resolved.append((shipment.id, c.event))
+            resolved.append((shipment.id, event))
     fresh = record_events(uow, resolved)
     # Carrier codes no table knew are counted, so someone can add them (`wismo carriers
     # unmapped`); the message classifier decided these events meanwhile.

@@ -21,11 +21,9 @@ each store learns its recent deliveries once, then only the deliveries since.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time as timer
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -52,6 +50,7 @@ from wismo.domain.milestones import FINAL_MILESTONES, PHASE, Milestone, Phase, R
 from wismo.domain.notify import finding_trigger
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
 from wismo.domain.zones import zone as zone_named
+from wismo.services.collector import collector_paused
 from wismo.services.estimate import calendar_for
 from wismo.services.ports import (
     CheckResult,
@@ -71,23 +70,6 @@ CONFIDENCE = 0.8  # the window stated to customers: "Tue 3 - Thu 5 Dec, 80% like
 # twice per finding, and a driver may adapt an enum member differently from its value.
 _CODE_TEXT: dict[FindingCode, str] = {c: str.__str__(c) for c in FindingCode}
 _REASON_TEXT: dict[Reason, str] = {r: str.__str__(r) for r in Reason}
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during one batch. A batch builds some twenty objects
-    per shipment that all live until it ends and hold no cycles, so the collector's passes
-    find nothing; with a full pass over the whole heap now and then, they cost about a
-    sixth of a sweep. Reference counting frees the batch's objects when it returns;
-    collection resumes after that."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _local(moment: datetime, zone: tzinfo) -> datetime:
@@ -151,7 +133,7 @@ class Sweeper:
         self._forget_forecasts()  # valid for one instant and one state of the estimators
         self._local_now.clear()
         while report.checked < limit:
-            with _collector_paused():
+            with collector_paused():
                 done = self._batch(now, min(self._batch_size, limit - report.checked))
             if done is None:
                 break

@@ -82,16 +82,15 @@ class SqlInbox:
         else:
             before = bulk.max_id(conn, "inbox")
             stamp = bulk.sqlite_instant(now)
-            conn.exec_driver_sql(
+            bulk.sqlite_many(
+                conn,
                 "INSERT INTO inbox (store_id, source, event_id, format, body, status, attempts,"
                 " received_at) VALUES (?, ?, ?, ?, ?, 'received', 0, ?)"
                 " ON CONFLICT (store_id, source, event_id) DO NOTHING",
                 [(store_id, *item, stamp) for item in items],
             )
-            returned = list(
-                conn.exec_driver_sql(
-                    "SELECT id, source, event_id FROM inbox WHERE id > ?", (before,)
-                ).fetchall()
+            returned = bulk.sqlite_rows(
+                conn, "SELECT id, source, event_id FROM inbox WHERE id > ?", (before,)
             )
         # Only inserted rows come back; a duplicate (also within this batch) does not.
         return {(r[1], r[2]): int(r[0]) for r in returned}

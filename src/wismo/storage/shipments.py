@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -179,6 +179,8 @@ class SqlShipmentRepository:
             else _LOAD_STATES
         )
         rows = bulk.in_list(self._conn, query, sorted(shipment_ids))
+        if not bulk.is_postgres(self._conn):
+            return _states_from_sqlite(rows)
         return {
             int(r[0]): ShipmentState(
                 milestone=MILESTONE_OF[r[1]],
@@ -230,7 +232,7 @@ class SqlShipmentRepository:
             return set()
         conn = self._conn
         pg = bulk.is_postgres(conn)
-        rows = [_event_row(sid, ev, pg) for sid, ev in events]
+        rows = [_event_row(sid, ev) for sid, ev in events] if pg else _sqlite_event_rows(events)
         if pg:
             returned = bulk.pg_execute(
                 conn,
@@ -247,7 +249,8 @@ class SqlShipmentRepository:
             )
         else:
             before = bulk.max_id(conn, "tracking_events")
-            conn.exec_driver_sql(
+            bulk.sqlite_many(
+                conn,
                 "INSERT INTO tracking_events ("
                 "shipment_id, fingerprint, milestone, reason, raw_code, mapped_by, description,"
                 " location, occurred_at, occurred_tz, estimated_delivery_at, source, received_at)"
@@ -255,10 +258,13 @@ class SqlShipmentRepository:
                 " ON CONFLICT (shipment_id, fingerprint) DO NOTHING",
                 rows,
             )
-            returned = list(
-                conn.exec_driver_sql(
-                    "SELECT shipment_id, fingerprint FROM tracking_events WHERE id > ?", (before,)
-                ).fetchall()
+            # sqlite3 gives plain tuples of (int, str): already the set's members.
+            return set(
+                bulk.sqlite_rows(
+                    conn,
+                    "SELECT shipment_id, fingerprint FROM tracking_events WHERE id > ?",
+                    (before,),
+                )
             )
         return {(int(r[0]), r[1]) for r in returned}
 
@@ -269,9 +275,7 @@ class SqlShipmentRepository:
             return
         conn = self._conn
         if bulk.is_postgres(conn):
-            columns = list(
-                zip(*(_state_row(s, sid, True) for sid, s in states.items()), strict=True)
-            )
+            columns = list(zip(*(_state_row(s, sid) for sid, s in states.items()), strict=True))
             bulk.pg_execute(
                 conn,
                 "UPDATE shipments AS s SET milestone = u.a, reason = u.b, status_at = u.c,"
@@ -287,10 +291,30 @@ class SqlShipmentRepository:
             )
             return
         due_text = bulk.sqlite_instant(due)
-        conn.exec_driver_sql(
-            _SAVE_STATES_SQLITE,
-            [_state_row(state, sid, False, due_text) for sid, state in states.items()],
-        )
+        text, plain = bulk.sqlite_instant, _PLAIN
+        # One comprehension, inline: this runs once per changed shipment per batch.
+        rows = [
+            (
+                plain[s.milestone],
+                plain[s.reason],
+                None if s.status_at is None else text(s.status_at),
+                None if s.delivered_at is None else text(s.delivered_at),
+                None if s.last_event_at is None else text(s.last_event_at),
+                s.last_event_tz,
+                s.last_location,
+                s.last_description,
+                None if s.carrier_eta_at is None else text(s.carrier_eta_at),
+                None if s.carrier_eta_set_at is None else text(s.carrier_eta_set_at),
+                s.event_count,
+                due_text,
+                due_text,
+                due_text,
+                sid,
+            )
+            for sid, s in states.items()
+        ]
+        bulk.sqlite_many(conn, _SAVE_STATES_SQLITE, rows)
+        _remember_states(states.values(), rows)
 
     def revise_estimates(self, revised: Sequence[tuple[int, str, datetime]]) -> None:
         """Give stored scans (shipment id, fingerprint) the carrier's new estimate."""
@@ -351,29 +375,108 @@ _LOAD_STATES = (
 )
 
 
-def _event_row(shipment_id: int, event: TrackingEvent, pg: bool) -> tuple[Any, ...]:
-    if pg:
-        instant: Any = _same
-        milestone, reason = event.milestone.value, event.reason.value
-    else:
-        # sqlite3 binds a str subclass as text; psycopg would dump an Enum by its name.
-        instant, milestone, reason = bulk.sqlite_instant, event.milestone, event.reason
-    location = _location_json(event.location)
+# Milestones and reasons as plain text for sqlite3: it binds exact str at once, but sends
+# a str subclass (the StrEnum members) through its adapter lookup, several times slower.
+_PLAIN: dict[str, str] = {m: m.value for m in (*Milestone, *Reason)}
+
+# Shipment id -> (its row as this process last wrote it, the state it was written from).
+# Reading a state back is then a tuple comparison instead of eleven conversions: the row is
+# compared whole, so a row another process changed since is converted afresh.
+_WRITTEN: dict[int, tuple[tuple[Any, ...], ShipmentState]] = {}
+_WRITTEN_MAX = 200_000
+
+
+def _remember_states(states: Iterable[ShipmentState], rows: Sequence[tuple[Any, ...]]) -> None:
+    if len(_WRITTEN) > _WRITTEN_MAX:
+        _WRITTEN.clear()
+    for state, row in zip(states, rows, strict=True):
+        if not _all_utc(state):
+            # A fresh read would give UTC instants; a state holding another zone would
+            # render differently (notification keys embed `status_at.isoformat()`).
+            _WRITTEN.pop(row[-1], None)
+            continue
+        # The row up to the schedule columns: what `_LOAD_STATES` reads back after the id.
+        _WRITTEN[row[-1]] = (row[:11], state)
+
+
+def _all_utc(state: ShipmentState) -> bool:
+    return all(
+        moment is None or moment.tzinfo is UTC
+        for moment in (
+            state.status_at,
+            state.delivered_at,
+            state.last_event_at,
+            state.carrier_eta_at,
+            state.carrier_eta_set_at,
+        )
+    )
+
+
+def _states_from_sqlite(rows: Iterable[Any]) -> dict[int, ShipmentState]:
+    states: dict[int, ShipmentState] = {}
+    written = _WRITTEN.get
+    for r in rows:
+        shipment_id = r[0]
+        known = written(shipment_id)
+        if known is not None and known[0] == r[1:]:
+            states[shipment_id] = known[1]
+            continue
+        states[shipment_id] = ShipmentState(
+            milestone=MILESTONE_OF[r[1]],
+            reason=REASON_OF[r[2]],
+            status_at=bulk.read_instant(r[3]),
+            delivered_at=bulk.read_instant(r[4]),
+            last_event_at=bulk.read_instant(r[5]),
+            last_event_tz=r[6],
+            last_location=r[7],
+            last_description=r[8],
+            carrier_eta_at=bulk.read_instant(r[9]),
+            carrier_eta_set_at=bulk.read_instant(r[10]),
+            event_count=int(r[11]),
+        )
+    return states
+
+
+def _event_row(shipment_id: int, event: TrackingEvent) -> tuple[Any, ...]:
+    """A scan as PostgreSQL's columns (psycopg would dump an Enum by its name)."""
     return (
         shipment_id,
         event.fingerprint,
-        milestone,
-        reason,
+        event.milestone.value,
+        event.reason.value,
         event.raw_code,
         event.mapped_by,
         event.description,
-        location,
-        instant(event.occurred_at),
+        _location_json(event.location),
+        event.occurred_at,
         event.occurred_tz,
-        instant(event.estimated_delivery_at),
+        event.estimated_delivery_at,
         event.source,
-        instant(event.received_at),
+        event.received_at,
     )
+
+
+def _sqlite_event_rows(events: Sequence[tuple[int, TrackingEvent]]) -> list[tuple[Any, ...]]:
+    """Scans as SQLite's columns, one comprehension: this runs once per ingested scan."""
+    text, plain = bulk.sqlite_instant, _PLAIN
+    return [
+        (
+            sid,
+            ev.fingerprint,
+            plain[ev.milestone],
+            plain[ev.reason],
+            ev.raw_code,
+            ev.mapped_by,
+            ev.description,
+            None if ev.location is None else _location_json(ev.location),
+            text(ev.occurred_at),
+            ev.occurred_tz,
+            None if ev.estimated_delivery_at is None else text(ev.estimated_delivery_at),
+            ev.source,
+            text(ev.received_at),
+        )
+        for sid, ev in events
+    ]
 
 
 # next_check_at becomes the earlier of the given instant and the stored one (SQLite's MIN
@@ -387,27 +490,20 @@ _SAVE_STATES_SQLITE = (
 )
 
 
-def _state_row(
-    state: ShipmentState, shipment_id: int, pg: bool, due: str | None = None
-) -> tuple[Any, ...]:
-    if pg:
-        instant: Any = _same
-        milestone, reason = state.milestone.value, state.reason.value
-    else:
-        instant, milestone, reason = bulk.sqlite_instant, state.milestone, state.reason
+def _state_row(state: ShipmentState, shipment_id: int) -> tuple[Any, ...]:
+    """A state as PostgreSQL's columns (psycopg would dump an Enum by its name)."""
     return (
-        milestone,
-        reason,
-        instant(state.status_at),
-        instant(state.delivered_at),
-        instant(state.last_event_at),
+        state.milestone.value,
+        state.reason.value,
+        state.status_at,
+        state.delivered_at,
+        state.last_event_at,
         state.last_event_tz,
         state.last_location,
         state.last_description,
-        instant(state.carrier_eta_at),
-        instant(state.carrier_eta_set_at),
+        state.carrier_eta_at,
+        state.carrier_eta_set_at,
         state.event_count,
-        *(() if pg else (due, due, due)),
         shipment_id,
     )
 
@@ -424,10 +520,6 @@ def _location_json(loc: Location | None) -> str | None:
         "facility": loc.facility,
     }
     return bulk.json_text({k: v for k, v in fields.items() if v})
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _ref(row: Any) -> ShipmentRef:

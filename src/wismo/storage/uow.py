@@ -42,13 +42,14 @@ class SqlUnitOfWork:
         finally:
             self.conn.close()
 
+    # The next statement begins the next transaction (SQLAlchemy's autobegin, which runs the
+    # same BEGIN IMMEDIATE hook): beginning here would take SQLite's writer lock again only
+    # for `__exit__` to roll the empty transaction back.
     def commit(self) -> None:
         self.conn.commit()
-        self.conn.begin()
 
     def rollback(self) -> None:
         self.conn.rollback()
-        self.conn.begin()
 
 
 class SqlUnitOfWorkFactory:
