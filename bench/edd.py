@@ -18,7 +18,10 @@ checkout and set by Olist from the distance: the estimator scales the history to
 (`promised=`), and the lead in 3-day buckets is also the lane's segment hint. Each order is
 noted as under way when placed and again when handed over (`note_in_flight`), so the
 estimator can count parcels not yet delivered as censored. For reference the
-result also gives the MAE of a rolling median (last 500 deliveries, calendar days).
+result also gives a rolling median's MAE (last 500 deliveries, calendar days from placement),
+the coverage and median width of its 80% window (their 10th to 90th percentiles), and the
+MAE after handover of the rolling median of the last 500 handover-to-delivery legs: judge
+the estimator by its ratio to these, which the same run measures.
 
 Error is the absolute number of calendar days between the predicted and the actual delivery
 date, both in the customer's local calendar (Olist timestamps are Brazilian local time).
@@ -32,6 +35,7 @@ import csv
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +50,7 @@ from wismo.domain.estimate import (
     Forecast,
     Lane,
     Window,
+    quantile,
 )
 from wismo.services.estimate import calendar_for
 
@@ -157,9 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     forecasts: dict[int, list[Forecast]] = {}
     scored: dict[int, dict[str, Forecast]] = {}
     bad = 0
-    # Reference: the median calendar-day transit of the last BASELINE_RECENT deliveries.
-    recent_transits: deque[int] = deque(maxlen=BASELINE_RECENT)
-    baseline: dict[int, date] = {}
+    reference = _Reference()
     started = time.perf_counter()
     for at, kind, index in events:
         order = orders[index]
@@ -177,13 +180,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ):
                 bad += 1
                 continue
-            recent_transits.append((order.delivered.date() - order.placed.date()).days)
+            reference.learn(order)
             for forecast in forecasts.pop(index, []):
                 estimator.resolve(forecast, order.delivered.date(), cal)
             continue
-        if kind == _FORECAST and order.placed >= cutoff and recent_transits:
-            transit = round(statistics.median(recent_transits))
-            baseline[index] = order.placed.date() + timedelta(days=transit)
+        if order.placed >= cutoff:
+            reference.forecast(index, order, at, handover=kind == _HANDOVER)
         stage = ORDER if kind == _FORECAST else HANDOVER
         # Under way from now on: later forecasts count it as censored until it arrives.
         estimator.note_in_flight(
@@ -220,23 +222,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         assert delivered is not None
         return delivered.date()
 
+    result: dict[str, Any] = {
+        "n_test": len(usable),
+        "n_excluded": len(test) - len(usable),
+        **_scores(orders, usable, scored, reference, actual),
+        "cutoff": args.cutoff.isoformat(),
+    }
+    last = scored[usable[-1]][ORDER].window(0.8)
+    say(f"example window: {last.describe()} (actual {actual(usable[-1])})")
+    return result
+
+
+def _scores(
+    orders: list[Order],
+    usable: list[int],
+    scored: dict[int, dict[str, Forecast]],
+    reference: _Reference,
+    actual: Callable[[int], date],
+) -> dict[str, Any]:
     errors = [abs((scored[i][ORDER].likely - actual(i)).days) for i in usable]
     merchant = [
         abs((m - actual(i)).days) for i in usable if (m := orders[i].merchant_estimate) is not None
     ]
-    reference = [abs((baseline[i] - actual(i)).days) for i in usable if i in baseline]
     after = [
         abs((scored[i][HANDOVER].likely - actual(i)).days) for i in usable if HANDOVER in scored[i]
     ]
     w80 = [scored[i][ORDER].window(0.8) for i in usable]
     w95 = [scored[i][ORDER].window(0.95) for i in usable]
     after80 = [scored[i][HANDOVER].window(0.8) for i in usable if HANDOVER in scored[i]]
-    result: dict[str, Any] = {
-        "n_test": len(usable),
-        "n_excluded": len(test) - len(usable),
+    return {
         "mae_days": round(statistics.fmean(errors), 3),
         "merchant_mae_days": round(statistics.fmean(merchant), 3) if merchant else None,
-        "rolling_median_mae_days": round(statistics.fmean(reference), 3) if reference else None,
+        **reference.scores(usable, [i for i in usable if HANDOVER in scored[i]], actual),
         "n_after_handover": len(after),
         "mae_days_after_handover": round(statistics.fmean(after), 3) if after else None,
         "coverage_80": round(_share(w80, [actual(i) for i in usable]), 3),
@@ -245,10 +262,59 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "median_width_80_days_after_handover": (
             statistics.median(w.width_days for w in after80) if after80 else None
         ),
-        "cutoff": args.cutoff.isoformat(),
     }
-    say(f"example window: {w80[-1].describe()} (actual {actual(usable[-1])})")
-    return result
+
+
+class _Reference:
+    """What the estimator is judged against, walking forward alongside it: the median
+    calendar-day transit of the last BASELINE_RECENT deliveries from placement, with their
+    10th to 90th percentiles as an 80% window; after handover, the median of the last
+    BASELINE_RECENT handover-to-delivery legs."""
+
+    def __init__(self) -> None:
+        self.transits: deque[int] = deque(maxlen=BASELINE_RECENT)
+        self.legs: deque[int] = deque(maxlen=BASELINE_RECENT)
+        self.windows: dict[int, Window] = {}
+        self.after: dict[int, date] = {}
+
+    def learn(self, order: Order) -> None:
+        assert order.delivered is not None
+        self.transits.append((order.delivered.date() - order.placed.date()).days)
+        if order.handed_over is not None and order.placed <= order.handed_over:
+            self.legs.append((order.delivered.date() - order.handed_over.date()).days)
+
+    def forecast(self, index: int, order: Order, at: datetime, *, handover: bool) -> None:
+        if handover and self.legs:
+            self.after[index] = at.date() + timedelta(days=round(statistics.median(self.legs)))
+        elif not handover and self.transits:
+            ordered = sorted(self.transits)
+            placed = order.placed.date()
+            likely = placed + timedelta(days=round(statistics.median(ordered)))
+            earliest = min(placed + timedelta(days=quantile(ordered, 0.1)), likely)
+            latest = max(placed + timedelta(days=quantile(ordered, 0.9)), likely)
+            self.windows[index] = Window(earliest, likely, latest, 0.8, "rolling")
+
+    def scores(
+        self, usable: list[int], handed: list[int], actual: Callable[[int], date]
+    ) -> dict[str, Any]:
+        at_order = [i for i in usable if i in self.windows]
+        after = [abs((self.after[i] - actual(i)).days) for i in handed if i in self.after]
+        if not at_order:
+            return {"rolling_median_mae_days": None}
+        windows = [self.windows[i] for i in at_order]
+        return {
+            "rolling_median_mae_days": round(
+                statistics.fmean(
+                    abs((w.likely - actual(i)).days) for i, w in zip(at_order, windows, strict=True)
+                ),
+                3,
+            ),
+            "rolling_coverage_80": round(_share(windows, [actual(i) for i in at_order]), 3),
+            "rolling_median_width_80_days": statistics.median(w.width_days for w in windows),
+            "rolling_median_mae_days_after_handover": (
+                round(statistics.fmean(after), 3) if after else None
+            ),
+        }
 
 
 def _share(windows: list[Window], days: list[date]) -> float:

@@ -16,6 +16,7 @@ from wismo.domain.estimate import (
     TransitModel,
     Window,
     kaplan_meier,
+    promised_lead,
     survival_quantile,
 )
 from wismo.services.estimate import calendar_for
@@ -193,7 +194,7 @@ def test_windows_move_out_when_transit_drifts_slower() -> None:
 def test_history_is_rescaled_to_the_promised_lead() -> None:
     """Given a promise, past transits are scaled by the ratio of the promised leads."""
     cal = BusinessCalendar()
-    estimator = DeliveryEstimator(cutoff=None)
+    estimator = DeliveryEstimator(cutoff=None, lead_offset=0)
     placed = datetime(2024, 3, 4, 10, tzinfo=UTC)  # Monday
     for n in (4, 5, 6):  # promised 10 business days out, delivered after 4-6
         delivered = datetime.combine(cal.add_business_days(placed.date(), n), time(12), tzinfo=UTC)
@@ -229,7 +230,7 @@ def test_parcels_under_way_move_the_median_out() -> None:
     promised = start.date() + timedelta(days=28)  # 20 business days from the start
 
     def walk(note: bool) -> int:
-        estimator = DeliveryEstimator(cutoff=None)
+        estimator = DeliveryEstimator(cutoff=None, lead_offset=0)
         placed = start
         for i in range(40):  # fast parcels already delivered (4 business days)
             delivered = datetime.combine(
@@ -248,3 +249,81 @@ def test_parcels_under_way_move_the_median_out() -> None:
 
     assert walk(note=False) == 3
     assert walk(note=True) == 4
+
+
+def test_lead_offset_is_left_out_of_the_rescaling() -> None:
+    """With an offset of 2, a transit of 4 against a promise 10 business days out is 4 per
+    8 scalable days, so a parcel promised 6 out (4 scalable) gets 2. A lead at or below the
+    offset counts as 1; no lead stays no lead."""
+    cal = BusinessCalendar()
+    placed = datetime(2024, 3, 4, 10, tzinfo=UTC)  # Monday
+    far = cal.add_business_days(placed.date(), 10)
+    estimator = DeliveryEstimator(cutoff=None, lead_offset=2)
+    delivered = datetime.combine(cal.add_business_days(placed.date(), 4), time(12), tzinfo=UTC)
+    for _ in range(3):
+        estimator.observe(LANE, cal, placed=placed, delivered=delivered, promised=far)
+    near = estimator.forecast(
+        LANE, cal, since=placed, promised=cal.add_business_days(placed.date(), 6)
+    )
+    assert near is not None
+    assert near.sample == (2, 2, 2)
+    assert promised_lead(cal, placed.date(), far, 2) == 8
+    assert promised_lead(cal, placed.date(), cal.add_business_days(placed.date(), 2), 2) == 1
+    assert promised_lead(cal, placed.date(), placed.date(), 2) == 0  # no lead stays none
+    assert promised_lead(cal, placed.date(), None, 2) is None
+
+
+def test_windows_lean_to_the_short_side_of_a_skewed_history() -> None:
+    """Transit skewed right (mostly 2-3 days, a long tail): the 80% window leaves its 20% out
+    of the tail, starting at the bottom, and is narrower than the evenly split one."""
+    cal = BusinessCalendar()
+    placed = datetime(2024, 3, 4, 10, tzinfo=UTC)
+    history = [2] * 40 + [3] * 30 + [4] * 10 + [6, 8, 10, 12, 14, 16, 18, 20, 22, 24] * 2
+
+    def window(splits: int) -> Window:
+        estimator = DeliveryEstimator(cutoff=None, window_splits=splits)
+        for n in history:
+            day = cal.add_business_days(placed.date(), n)
+            estimator.observe(
+                LANE, cal, placed=placed, delivered=datetime.combine(day, time(12), tzinfo=UTC)
+            )
+        made = estimator.forecast(LANE, cal, since=placed)
+        assert made is not None
+        return made.window(0.8)
+
+    even, lean = window(0), window(4)
+    assert even.earliest == cal.add_business_days(placed.date(), 2)
+    assert lean.earliest == cal.add_business_days(placed.date(), 2)  # already the bottom
+    assert lean.latest < even.latest
+    assert lean.width_days < even.width_days
+    # Still 80% of the history: 2-4 business days hold 80 of the 100 transits.
+    assert lean.latest == cal.end_of_business_day(cal.add_business_days(placed.date(), 4))
+
+
+@pytest.mark.parametrize("stage", [ORDER, HANDOVER])
+def test_both_stages_count_parcels_under_way(stage: str) -> None:
+    """The censored cohort moves the median at either stage: 40 delivered after 4 of 20
+    promised business days, 60 still under way 7 in, so the median ratio is past 6.5 / 20."""
+    cal = BusinessCalendar()
+    since = datetime(2024, 3, 4, 10, tzinfo=UTC)
+    promised = since.date() + timedelta(days=28)  # 20 business days from the start
+    estimator = DeliveryEstimator(cutoff=None, lead_offset=0)
+    for i in range(40):
+        delivered = datetime.combine(cal.add_business_days(since.date(), 4), time(12), tzinfo=UTC)
+        estimator.note_in_flight(i, LANE, cal, since=since, stage=stage, promised=promised)
+        kwargs = {"handed_over": since} if stage == HANDOVER else {}
+        estimator.observe(
+            LANE,
+            cal,
+            placed=since,
+            delivered=delivered,
+            promised=promised,
+            parcel=i,
+            **kwargs,
+        )
+    for i in range(40, 100):
+        estimator.note_in_flight(i, LANE, cal, since=since, stage=stage, promised=promised)
+    now = since + timedelta(days=9)  # 7 business days in, 13 promised days left
+    made = estimator.forecast(LANE, cal, since=now, stage=stage, promised=promised)
+    assert made is not None
+    assert made.sample[len(made.sample) // 2] == 4  # 13 * 6.5 / 20, not 13 * 4 / 20 = 3
