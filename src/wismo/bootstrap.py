@@ -46,10 +46,10 @@ from wismo.services.sweep import Sweeper
 from wismo.storage.conversations import SqlConversationStore, SqlOrderDirectory
 from wismo.storage.engine import make_engine
 from wismo.storage.migrate import upgrade
-from wismo.storage.notifications import SqlRelayStore
 from wismo.storage.page import link_keys
 from wismo.storage.polling import SqlPolling
 from wismo.storage.push import SqlPushSubscriptions
+from wismo.storage.relay import SqlRelayStore
 from wismo.storage.sms_inbound import SqlSmsInbound
 from wismo.storage.stores import KeyVerifier
 from wismo.storage.sweep import SqlSweepRepository

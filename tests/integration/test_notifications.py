@@ -22,7 +22,7 @@ from wismo.bootstrap import Wismo, make_relay, make_sweeper
 from wismo.channels.fake import FakeChannel
 from wismo.cli.main import app as cli
 from wismo.services.notify import Message, SendError, SendResult
-from wismo.storage.notifications import SqlRelayStore, history
+from wismo.storage.relay import SqlRelayStore, history
 from wismo.storage.tables import integrations, notification_attempts, notifications
 from wismo.testing import FakeClock, encode, envelope, order_created, shipment_created, tracking
 from wismo.web.app import create_app

@@ -22,7 +22,7 @@ from wismo.channels.sms import keyword
 from wismo.cli.main import app as cli
 from wismo.services.sms_inbound import SmsInbound
 from wismo.storage import page
-from wismo.storage.notifications import SqlRelayStore
+from wismo.storage.relay import SqlRelayStore
 from wismo.storage.sms_inbound import SqlSmsInbound
 from wismo.storage.tables import (
     inbox,

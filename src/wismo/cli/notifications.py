@@ -16,7 +16,7 @@ from wismo.bootstrap import Wismo, bootstrap, make_relay
 from wismo.config import Settings
 from wismo.services.notify import run_workers
 from wismo.storage import stores as store_db
-from wismo.storage.notifications import history
+from wismo.storage.relay import history
 
 app = typer.Typer(help="Customer notifications (the outbox).", no_args_is_help=True)
 

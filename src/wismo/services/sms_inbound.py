@@ -32,7 +32,7 @@ class HelpInfo:
 
 
 class InboundStore(Protocol):
-    """Where Twilio's webhooks are kept and applied (`wismo.storage.notifications`)."""
+    """Where Twilio's webhooks are kept and applied (`wismo.storage.relay`)."""
 
     def stores_for_address(self, channel: str, address: str) -> list[int]: ...
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from wismo.services.ports import Outcome
 from wismo.services.sms_inbound import TWILIO, HelpInfo
 from wismo.storage.inbox import SqlInbox
-from wismo.storage.notifications import SqlRelayStore
+from wismo.storage.relay import SqlRelayStore
 from wismo.storage.tables import inbox, notifications, stores
 
 

@@ -23,7 +23,7 @@ from wismo.bootstrap import Wismo, sms_inbound, unsubscribe_tokens
 from wismo.channels.render import help_reply
 from wismo.channels.sms import valid_signature
 from wismo.services.sms_inbound import read_form
-from wismo.storage.notifications import SqlRelayStore, notification_address
+from wismo.storage.relay import SqlRelayStore, notification_address
 from wismo.web.deps import WismoDep
 
 log = logging.getLogger(__name__)
