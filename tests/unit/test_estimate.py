@@ -11,6 +11,7 @@ from wismo.domain.estimate import (
     HANDOVER,
     ORDER,
     BusinessCalendar,
+    CensoredCohorts,
     DeliveryEstimator,
     Lane,
     TransitModel,
@@ -327,3 +328,21 @@ def test_both_stages_count_parcels_under_way(stage: str) -> None:
     made = estimator.forecast(LANE, cal, since=now, stage=stage, promised=promised)
     assert made is not None
     assert made.sample[len(made.sample) // 2] == 4  # 13 * 6.5 / 20, not 13 * 4 / 20 = 3
+
+
+def test_noting_a_parcel_again_keeps_one_record_while_any_cohort_holds_it() -> None:
+    """A newer start elsewhere drops the parcel from the shared (carrier, all) cohorts but
+    not from its lane's: noted again, it is still counted once there. Counted twice, two of
+    three would be under way past the one delivery, and the median would be past them."""
+    cal = BusinessCalendar()
+    cohorts = CensoredCohorts(min_observations=1)
+    here, there = Lane("c", None, "a", "b"), Lane("c", None, "x", "y")
+    start = date(2024, 3, 4)
+    cohorts.start(ORDER, here, cal, start, 10, transit=2)
+    cohorts.start(ORDER, here, cal, start, 10, parcel="p")
+    cohorts.start(ORDER, there, cal, start + timedelta(days=15), 10, parcel="q")
+    cohorts.start(ORDER, here, cal, start, 10, parcel="p")
+    assert cohorts.under_way() == 2
+    # On 14 March p has been under way 8 of its 10 promised business days.
+    now = datetime.combine(date(2024, 3, 14), time(12))
+    assert cohorts.median_ratio(ORDER, here, now) == 0.2

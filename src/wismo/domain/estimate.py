@@ -401,6 +401,11 @@ class PitRecalibrator:
         while len(self._pits) > self.recent:
             del self._ordered[bisect.bisect_left(self._ordered, self._pits.popleft())]
 
+    @property
+    def resolved(self) -> int:
+        """How many resolved forecasts it holds (it acts from `min_resolved` on)."""
+        return len(self._pits)
+
     def level(self, q: float) -> float:
         if len(self._ordered) < self.min_resolved:
             return q
@@ -440,6 +445,8 @@ class _Parcel:
     lead: int  # promised business days from the start day
     calendar: BusinessCalendar
     transit: int | None = None  # business days, once delivered
+    noted: tuple[Hashable, str] | None = None  # (parcel, stage) it was noted under
+    held: int = 0  # cohorts (fallback keys) holding it
 
 
 def kaplan_meier(
@@ -524,17 +531,17 @@ class CensoredCohorts:
             return  # noted twice: the first start stands
         record = _Parcel(start, lead, calendar, transit)
         if parcel is not None and transit is None:
-            self._in_flight[(parcel, stage)] = record
+            record.noted = (parcel, stage)
+            self._in_flight[record.noted] = record
         oldest = start - timedelta(days=self.days)
         for key in lane.fallback_keys():
             parcels = self._parcels.get((stage, key))
             if parcels is None:
                 parcels = self._parcels[(stage, key)] = deque()
             parcels.append(record)
+            record.held += 1
             while parcels and parcels[0].start < oldest:
-                dropped = parcels.popleft()
-                if dropped.transit is None:
-                    self._forget(dropped)
+                self._drop(parcels.popleft())
 
     def deliver(self, parcel: Hashable, stage: str, transit: int) -> bool:
         """The noted parcel arrived; False when it was not under way at this stage."""
@@ -544,10 +551,17 @@ class CensoredCohorts:
         record.transit = transit
         return True
 
-    def _forget(self, record: _Parcel) -> None:
-        for key, found in list(self._in_flight.items()):
-            if found is record:
-                del self._in_flight[key]
+    def _drop(self, record: _Parcel) -> None:
+        """One cohort let the record go. It is forgotten once none holds it: until then it
+        is still the parcel's record, and noting the parcel again must not add a second."""
+        record.held -= 1
+        noted = record.noted
+        if record.held <= 0 and noted is not None and self._in_flight.get(noted) is record:
+            del self._in_flight[noted]
+
+    def under_way(self) -> int:
+        """Noted parcels (per stage) not delivered yet and still in some cohort."""
+        return len(self._in_flight)
 
     def median_ratio(self, stage: str, lane: Lane, now: datetime) -> float | None:
         """The median transit-to-promise ratio at the most specific fallback level with at
@@ -652,15 +666,20 @@ class DeliveryEstimator:
                 self.cohorts.start(stage, lane, calendar, start, lead, transit=transit)
         return True
 
-    def _uncensored(
-        self, stage: str, lane: Lane, lead: int, now: datetime, seen: list[int]
-    ) -> list[int]:
-        """`seen` moved to the level of the censored cohort: the deliveries keep the shape
-        of the distribution (the cohort cannot see its tail yet), the cohort, which counts
-        the parcels still under way, sets the median."""
-        ratio = self.cohorts.median_ratio(stage, lane, now)
-        if ratio is None:
-            return seen
+    def censored_ratio(
+        self, stage: str, lane: Lane, lead: int | None, at: datetime
+    ) -> float | None:
+        """The median transit-to-promise ratio of the censored cohort at `at` that a
+        forecast with this `lead` is moved to; None when it is not moved (no parcels noted
+        under way, no lead, the stage not censored, too few deliveries in the cohort)."""
+        if not (self._censoring and lead and stage in self.censored_stages):
+            return None
+        return self.cohorts.median_ratio(stage, lane, at)
+
+    def _uncensored(self, ratio: float, lead: int, seen: list[int]) -> list[int]:
+        """`seen` moved to the cohort's median `ratio`: the deliveries keep the shape of
+        the distribution (the cohort cannot see its tail yet), the cohort, which counts the
+        parcels still under way, sets the median."""
         middle = quantile(seen, 0.5)
         if middle < 1:
             return seen
@@ -712,8 +731,10 @@ class DeliveryEstimator:
         start = calendar.start_day(since, self.cutoff)
         lead = promised_lead(calendar, start, promised, self.lead_offset)
         basis, seen = self.model.observations(stage, lane, lead)
-        if self._censoring and stage in self.censored_stages and lead and seen:
-            seen = self._uncensored(stage, lane, lead, now or since, seen)
+        if lead and seen:
+            ratio = self.censored_ratio(stage, lane, lead, now or since)
+            if ratio is not None:
+                seen = self._uncensored(ratio, lead, seen)
         if now is not None and now.date() > start:
             elapsed = calendar.business_days_between(start, now.date())
             longer = seen[bisect.bisect_left(seen, elapsed) :]  # `seen` is sorted
