@@ -18,27 +18,7 @@ out for delivery, the day after the promised date...). Each check
 Work grows with the number of shipments due, never with the number open. The estimator of
 each store learns its recent deliveries once, then only the deliveries since.
 
-The estimator is fed as `python -m bench edd` feeds it on its walk:
-
-- every open shipment it checks is noted as under way (`note_in_flight`, its id as the
-  parcel) from its placement and, once known, from its handover (the real starts, not the
-  check's time); its delivery is learned under the same id. Forecasts then count the
-  parcels still travelling as censored, so a slowdown moves them later before the slow
-  parcels arrive. Noting a parcel again changes nothing (`CensoredCohorts.start`). A
-  parcel is noted only when checked: one never checked in its first two weeks is missed,
-  and each sweeper process counts only the parcels it checks;
-- the forecast of a parcel's first check at each stage (from placement; from handover) is
-  kept, and resolved when its delivery is learned (`resolve`): that calibrates the
-  windows' quantile levels (`PitRecalibrator`). Like the bench's walk, these forecasts know
-  only the deliveries learned before they were made; one made at a later check is also
-  conditioned on the time elapsed then. Forecasts remade at learning time instead would
-  know the deliveries completed while the parcel travelled: fed those, the windows held
-  0.77-0.78 / 0.91-0.92 of deliveries at 80% / 95% on the bench's walk, no better than
-  raw quantiles (0.76-0.77 / 0.92-0.94), against 0.79-0.80 / 0.94-0.95. Kept forecasts
-  are lost on a restart (the windows are raw until `min_resolved` deliveries have
-  resolved again). Per store at most `stated_limit` are kept (a few KB each at most:
-  parcels checked in one sweep share theirs), sampled by shipment id when there are more:
-  independent of transit, where dropping the oldest would keep the fast parcels.
+Each store's estimator, and how it is fed, is `wismo.services.store_models`.
 """
 
 from __future__ import annotations
@@ -46,7 +26,7 @@ from __future__ import annotations
 import logging
 import time as timer
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
@@ -56,7 +36,6 @@ from wismo.domain.estimate import (
     BusinessCalendar,
     DeliveryEstimator,
     Forecast,
-    Lane,
     promised_lead,
 )
 from wismo.domain.exceptions import (
@@ -73,15 +52,20 @@ from wismo.domain.notify import finding_trigger
 from wismo.domain.promise import DEFAULT_PREFERENCE, EstimateSource, Predicted, choose
 from wismo.domain.zones import zone as zone_named
 from wismo.services.collector import collector_paused
-from wismo.services.estimate import calendar_for
 from wismo.services.ports import (
     CheckResult,
     Clock,
-    Delivery,
     DueShipment,
     PlannedFact,
     SweepRepository,
     TimelineEntry,
+)
+from wismo.services.store_models import (
+    StoreModel,
+    StoreModels,
+    calendar_of,
+    lane_of,
+    local,
 )
 
 log = logging.getLogger(__name__)
@@ -94,11 +78,6 @@ _CODE_TEXT: dict[FindingCode, str] = {c: str.__str__(c) for c in FindingCode}
 _REASON_TEXT: dict[Reason, str] = {r: str.__str__(r) for r in Reason}
 
 
-def _local(moment: datetime, zone: tzinfo) -> datetime:
-    """The wall-clock time in `zone`, naive: the estimator counts local business days."""
-    return moment.astimezone(zone).replace(tzinfo=None)
-
-
 @dataclass(slots=True)
 class SweepReport:
     checked: int = 0
@@ -106,22 +85,6 @@ class SweepReport:
     revisions: int = 0  # timeline entries of kind "estimate_revised" not recorded before
     batches: int = 0
     seconds: float = 0.0
-
-
-@dataclass(slots=True)
-class _StoreModel:
-    estimator: DeliveryEstimator
-    learned: int = 0  # deliveries learned so far
-    learned_until: datetime | None = None
-    learned_at: float | None = None  # when the deliveries were last read; None: never
-    # Those delivered at exactly `learned_until`: the next read starts at that instant
-    # (inclusive, so a delivery recorded later with the same instant is not missed), and
-    # these are the ones it returns again. Only the boundary is kept, so it stays small.
-    learned_ids: set[int] = field(default_factory=set)
-    # The forecast of each parcel's first check per stage, until its delivery is learned:
-    # only for shipment ids that are multiples of `sampling`.
-    stated: dict[tuple[int, str], Forecast] = field(default_factory=dict)
-    sampling: int = 1
 
 
 class Sweeper:
@@ -142,10 +105,12 @@ class Sweeper:
         self._thresholds = thresholds or ThresholdRules.from_config({})
         self._preference = tuple(preference)
         self._batch_size = batch_size
-        self._history = history
-        self._relearn_seconds = relearn_seconds
-        self._stated_limit = stated_limit
-        self._models: dict[int, _StoreModel] = {}
+        self._stores = StoreModels(
+            repository,
+            history=history,
+            relearn_seconds=relearn_seconds,
+            stated_limit=stated_limit,
+        )
         self._forecasts: dict[tuple[object, ...], tuple[Forecast | None, Predicted | None]] = {}
         # A parcel's forecast by what selects it (store, stage, lane, start day, promise,
         # today): spares working out the sample it would use (`_forecasts`' key).
@@ -195,7 +160,8 @@ class Sweeper:
                 if d.handed_over_at is None and PHASE[d.state.milestone] >= Phase.TRANSIT
             ]
             handovers = batch.handovers(waiting) if waiting else {}
-            self._note_under_way(due, handovers, now)
+            if self._stores.note_under_way(due, handovers, lambda zone: self._local(zone, now)):
+                self._forget_forecasts()
             results = [
                 self.check(d, now, siblings.get(d.order_id, ()), handovers.get(d.id)) for d in due
             ]
@@ -214,121 +180,26 @@ class Sweeper:
     # -- learning --------------------------------------------------------------------------
 
     def learn(self, store_ids: Iterable[int]) -> None:
-        """Teach each store's estimator the deliveries it has not seen (at most every
-        `relearn_seconds`: deliveries change a distribution slowly)."""
-        clock = timer.monotonic()
-        for store_id in store_ids:
-            model = self._model(store_id)
-            if model.learned_at is not None and clock - model.learned_at < self._relearn_seconds:
-                continue
-            model.learned_at = clock
-            found = self._repository.deliveries(store_id, model.learned_until, self._history)
-            learned = model.learned
-            for delivery in found:
-                self._observe(model, delivery)
-            if model.learned != learned:
-                self._forget_forecasts()  # made from what the estimator knew before
+        """Teach each store's estimator the deliveries it has not seen (`StoreModels`)."""
+        if self._stores.learn(store_ids):
+            self._forget_forecasts()  # made from what the estimators knew before
 
     def learned(self, store_id: int) -> int:
         """How many deliveries of the store the estimator has learned."""
-        model = self._models.get(store_id)
+        model = self._stores.get(store_id)
         return model.learned if model else 0
-
-    def _model(self, store_id: int) -> _StoreModel:
-        model = self._models.get(store_id)
-        if model is None:
-            model = self._models[store_id] = _StoreModel(DeliveryEstimator())
-        return model
 
     def estimator(self, store_id: int) -> DeliveryEstimator | None:
         """The store's estimator, once the store has been swept or learned."""
-        model = self._models.get(store_id)
+        model = self._stores.get(store_id)
         return model.estimator if model else None
 
-    def _observe(self, model: _StoreModel, d: Delivery) -> None:
-        """Learn one delivery, under its shipment id as the parcel noted under way, and
-        resolve the forecasts kept from its first checks."""
-        if d.shipment_id in model.learned_ids:
-            return
-        if model.learned_until is None or d.delivered_at > model.learned_until:
-            model.learned_until = d.delivered_at
-            model.learned_ids.clear()
-        model.learned_ids.add(d.shipment_id)
-        model.learned += 1
-        zone = zone_named(d.zone)
-        calendar = _calendar(d.country, d.region, d.delivered_at.year)
-        delivered = _local(d.delivered_at, zone)
-        learned = model.estimator.observe(
-            _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region),
-            calendar,
-            placed=_local(d.placed_at, zone),
-            delivered=delivered,
-            handed_over=_local(d.handed_over_at, zone) if d.handed_over_at else None,
-            promised=d.promised_to_on,
-            parcel=d.shipment_id,
-        )
-        for stage in (ORDER, HANDOVER):
-            stated = model.stated.pop((d.shipment_id, stage), None)
-            if stated is not None and learned:
-                model.estimator.resolve(stated, delivered.date(), calendar)
-
-    def _state(self, model: _StoreModel, parcel: int, forecast: Forecast) -> None:
-        """Keep the forecast of a parcel's first check at its stage, for `_observe`."""
-        key = (parcel, forecast.stage)
-        if parcel % model.sampling or key in model.stated:
-            return
-        model.stated[key] = forecast
-        if len(model.stated) > self._stated_limit:
-            # Half as many: a sample by id is blind to transit, unlike dropping the oldest
-            # (the slow parcels) would be.
-            model.sampling *= 2
-            model.stated = {k: f for k, f in model.stated.items() if k[0] % model.sampling == 0}
-
-    def _note_under_way(
-        self, due: Sequence[DueShipment], handovers: dict[int, datetime], now: datetime
-    ) -> None:
-        """Note the open parcels among `due` as under way from their placement and, once
-        handed over, from their handover: forecasts then count them as censored."""
-        for d in due:
-            if d.cancelled or d.state.milestone in FINAL_MILESTONES:
-                if d.state.milestone is not Milestone.DELIVERED:  # never to be learned
-                    model = self._models.get(d.store_id)
-                    if model is not None and model.stated:
-                        model.stated.pop((d.id, ORDER), None)
-                        model.stated.pop((d.id, HANDOVER), None)
-                continue
-            if d.promised_to_on is None:
-                continue  # only parcels with a promise take part in the cohorts
-            estimator = self._model(d.store_id).estimator
-            zone = zone_named(d.zone)
-            local_now = self._local_now.get(zone)
-            if local_now is None:
-                local_now = self._local_now[zone] = _local(now, zone)
-            calendar = _calendar(d.country, d.region, local_now.year)
-            # Older starts are outside the cohort already: noting them would only churn it.
-            oldest = local_now.date() - timedelta(days=estimator.cohorts.days)
-            lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
-            handed_over = d.handed_over_at or handovers.get(d.id)
-            censoring = estimator.censoring
-            for stage, since in (
-                (ORDER, d.placed_at),
-                (HANDOVER, handed_over if handed_over and handed_over >= d.placed_at else None),
-            ):
-                if since is None:
-                    continue
-                local = _local(since, zone)
-                if calendar.start_day(local, estimator.cutoff) < oldest:
-                    continue
-                estimator.note_in_flight(
-                    d.id, lane, calendar, since=local, stage=stage, promised=d.promised_to_on
-                )
-            if not censoring and estimator.censoring:
-                # Forecasts memoised before now ignored the cohorts. Later notes need no
-                # forgetting: the memo's key holds the cohort's median ratio, read afresh
-                # for each parcel, and a forecast memoised by its selector used cohorts
-                # whose curves stay cached for this sweep (`CensoredCohorts.refresh`); a
-                # cohort not worked out then had no deliveries, and notes add none.
-                self._forget_forecasts()
+    def _local(self, zone: tzinfo, now: datetime) -> datetime:
+        """The sweep's instant `now` on the wall clock of `zone` (cached per sweep)."""
+        found = self._local_now.get(zone)
+        if found is None:
+            found = self._local_now[zone] = local(now, zone)
+        return found
 
     # -- one shipment ----------------------------------------------------------------------
 
@@ -341,12 +212,10 @@ class Sweeper:
     ) -> CheckResult:
         state = d.state
         zone = zone_named(d.zone)
-        local_now = self._local_now.get(zone)
-        if local_now is None:
-            local_now = self._local_now[zone] = _local(now, zone)
+        local_now = self._local(zone, now)
         today = local_now.date()
         handed_over = d.handed_over_at or handover
-        calendar = _calendar(d.country, d.region, today.year)
+        calendar = calendar_of(d.country, d.region, today.year)
         finished = d.cancelled or state.milestone in FINAL_MILESTONES
 
         predicted = None if finished else self._predict(d, handed_over, calendar, now, zone)
@@ -446,7 +315,7 @@ class Sweeper:
         now: datetime,
         zone: tzinfo,
     ) -> Predicted | None:
-        model = self._models.get(d.store_id)
+        model = self._stores.get(d.store_id)
         if model is None or not model.learned:
             return None  # nothing learned: any window would be made up
         estimator = model.estimator
@@ -484,13 +353,13 @@ class Sweeper:
                 d, model, stage, start, calendar=calendar, local_now=local_now
             )
         if found[0] is not None:
-            self._state(model, d.id, found[0])
+            self._stores.state(model, d.id, found[0])
         return found[1]
 
     def _forecast(
         self,
         d: DueShipment,
-        model: _StoreModel,
+        model: StoreModel,
         stage: str,
         start: date,
         *,
@@ -499,7 +368,7 @@ class Sweeper:
     ) -> tuple[Forecast | None, Predicted | None]:
         estimator = model.estimator
         today = local_now.date()
-        lane = _lane(d.carrier, d.service_level, d.origin_region, d.country, d.region)
+        lane = lane_of(d.carrier, d.service_level, d.origin_region, d.country, d.region)
         lead = promised_lead(calendar, start, d.promised_to_on, estimator.lead_offset)
         basis = estimator.model.basis(stage, lane, lead)
         # With parcels noted under way, the lane matters only through the median ratio of
@@ -597,19 +466,3 @@ def _revisions(
 @lru_cache(maxsize=4096)
 def _midnight_after(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-
-
-def _lane(
-    carrier: str,
-    service: str | None,
-    origin: str | None,
-    country: str | None,
-    region: str | None,
-) -> Lane:
-    destination = f"{country}-{region}" if country and region else country
-    return Lane(carrier=carrier, service=service, origin=origin, destination=destination)
-
-
-@lru_cache(maxsize=1024)
-def _calendar(country: str | None, region: str | None, year: int) -> BusinessCalendar:
-    return calendar_for(country, region, range(year - 1, year + 2))
