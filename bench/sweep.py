@@ -2,7 +2,9 @@
 
 Fills a database with `--open` open shipments (each with its order) of which `--due` are
 due for a check, in the mix a store sees: labels waiting for a first scan, parcels in
-transit (some stalled), out for delivery, some past their promised date. The store also has
+transit (some stalled), out for delivery, some past their promised date; a due parcel the
+carrier has is given two hub scans and, one in two, a scan at the post office that delivers it
+(the arrival check reads them). The store also has
 `--history` delivered shipments, which the sweeper learns before the timed part (a
 long-running sweeper learns once, then only new deliveries). The timed part is one
 `Sweeper.sweep()` of all due shipments: forecasts, exception rules, timeline entries and
@@ -23,6 +25,7 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,6 +130,7 @@ def _fill(w: Wismo, open_count: int, due: int, history: int, seed: int) -> list[
     due_positions = set(rng.sample(range(open_count), due))
     order_rows: list[tuple[Any, ...]] = []
     shipment_rows: list[tuple[Any, ...]] = []
+    scan_rows: list[tuple[Any, ...]] = []
     due_ids: list[int] = []
     for i in range(total):
         ident = i + 1
@@ -179,6 +183,8 @@ def _fill(w: Wismo, open_count: int, due: int, history: int, seed: int) -> list[
             )
             if is_due:
                 due_ids.append(ident)
+                if handed_over is not None:
+                    scan_rows.extend(_scans(rng, ident, handed, last, instant))
         shipment_rows.append(
             (
                 ident,
@@ -218,6 +224,13 @@ def _fill(w: Wismo, open_count: int, due: int, history: int, seed: int) -> list[
             f" handed_over_at) VALUES ({', '.join([ph] * 18)})",
             shipment_rows,
         )
+        _many(
+            conn,
+            "INSERT INTO tracking_events (shipment_id, fingerprint, milestone, reason, mapped_by,"
+            " description, location, occurred_at, source, received_at) VALUES"
+            f" ({', '.join([ph] * 10)})",
+            scan_rows,
+        )
         if pg:
             conn.exec_driver_sql("SELECT setval('orders_id_seq', (SELECT max(id) FROM orders))")
             conn.exec_driver_sql(
@@ -226,6 +239,36 @@ def _fill(w: Wismo, open_count: int, due: int, history: int, seed: int) -> list[
     with w.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return due_ids
+
+
+def _scans(
+    rng: random.Random,
+    shipment_id: int,
+    handed: datetime,
+    last: datetime,
+    instant: Callable[[datetime | None], Any],
+) -> list[tuple[Any, ...]]:
+    """In-transit scans of a due parcel, for the sweeper's arrival check to read: two hub
+    scans on the way, and for half the parcels a scan at the post office that delivers it."""
+    texts = [("Departed facility", "Columbus"), ("Arrived at sort facility", "Pittsburgh")]
+    if rng.random() < 0.5:
+        texts.append(("Arrived at Post Office", "Fairfax"))
+    step = (last - handed) / (len(texts) + 1)
+    return [
+        (
+            shipment_id,
+            f"bench|{n}",
+            "in_transit",
+            "none",
+            "source",
+            text,
+            orjson.dumps({"city": city, "country": "US"}).decode(),
+            instant(handed + step * (n + 1)),
+            "bench",
+            instant(handed + step * (n + 1)),
+        )
+        for n, (text, city) in enumerate(texts)
+    ]
 
 
 def _many(conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -240,7 +283,8 @@ def _make_due_again(engine: Engine, ids: list[int]) -> None:
         bulk.execute_in_list(
             conn,
             "UPDATE shipments SET next_check_at = ?, predicted_on = NULL, estimate_on = NULL,"
-            " carrier_eta_seen_on = NULL, open_findings = NULL WHERE id {ids}",
+            " carrier_eta_seen_on = NULL, open_findings = NULL, arrived_at = NULL"
+            " WHERE id {ids}",
             ids,
             bulk.sqlite_instant(NOW - timedelta(minutes=1))
             if engine.dialect.name == "sqlite"

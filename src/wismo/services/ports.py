@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from wismo.domain.arrival import Place
 from wismo.domain.commands import (
     CancelOrder,
     Command,
@@ -389,6 +390,8 @@ class DueShipment:
     region: str | None  # destination region (state, province)
     zone: str  # the customer's time zone, else the store's
     split: bool = False  # the order has other shipments
+    arrived_at: datetime | None = None  # at the facility that delivers it, once seen
+    destination: Place | None = None  # the shipping address's town and postal code
 
 
 @dataclass(slots=True)
@@ -417,6 +420,7 @@ class CheckResult:
     shown: Shown | None
     open_findings: tuple[str, ...]
     timeline: tuple[TimelineEntry, ...]
+    arrived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +438,7 @@ class Delivery:
     delivered_at: datetime
     zone: str  # the customer's time zone, else the store's
     promised_to_on: date | None = None
+    arrived_at: datetime | None = None
 
 
 class SweepBatch(Protocol):
@@ -447,6 +452,12 @@ class SweepBatch(Protocol):
 
     def handovers(self, shipment_ids: Collection[int]) -> dict[int, datetime]:
         """When each shipment got its first carrier scan (after the label), where it has."""
+        ...
+
+    def transit_scans(
+        self, shipment_ids: Collection[int]
+    ) -> dict[int, list[tuple[datetime, str | None, Place | None]]]:
+        """Per shipment: its in-transit scans (when, the carrier's text, where), oldest first."""
         ...
 
     def record(self, results: Sequence[CheckResult]) -> dict[str, int]:

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from wismo.domain.estimate import (
+    ARRIVAL,
     HANDOVER,
     ORDER,
     BusinessCalendar,
@@ -104,8 +105,9 @@ class StoreModel:
             handed_over=local(d.handed_over_at, zone) if d.handed_over_at else None,
             promised=d.promised_to_on,
             parcel=d.shipment_id,
+            arrived=local(d.arrived_at, zone) if d.arrived_at else None,
         )
-        for stage in (ORDER, HANDOVER):
+        for stage in (ORDER, HANDOVER, ARRIVAL):
             stated = self.stated.pop((d.shipment_id, stage), None)
             if stated is not None and learned:
                 self.estimator.resolve(stated, delivered.date(), calendar)
@@ -125,8 +127,8 @@ class StoreModel:
     def forget(self, parcel: int) -> None:
         """A parcel that will never be delivered (cancelled, returned): nothing to resolve."""
         if self.stated:
-            self.stated.pop((parcel, ORDER), None)
-            self.stated.pop((parcel, HANDOVER), None)
+            for stage in (ORDER, HANDOVER, ARRIVAL):
+                self.stated.pop((parcel, stage), None)
 
 
 class StoreModels:

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from wismo.domain.arrival import reached_destination
 from wismo.domain.estimate import (
+    ARRIVAL,
     HANDOVER,
     ORDER,
     BusinessCalendar,
@@ -57,6 +59,7 @@ from wismo.services.ports import (
     Clock,
     DueShipment,
     PlannedFact,
+    SweepBatch,
     SweepRepository,
     TimelineEntry,
 )
@@ -160,10 +163,14 @@ class Sweeper:
                 if d.handed_over_at is None and PHASE[d.state.milestone] >= Phase.TRANSIT
             ]
             handovers = batch.handovers(waiting) if waiting else {}
+            arrivals = _arrivals(batch, due)
             if self._stores.note_under_way(due, handovers, lambda zone: self._local(zone, now)):
                 self._forget_forecasts()
             results = [
-                self.check(d, now, siblings.get(d.order_id, ()), handovers.get(d.id)) for d in due
+                self.check(
+                    d, now, siblings.get(d.order_id, ()), handovers.get(d.id), arrivals.get(d.id)
+                )
+                for d in due
             ]
             new = batch.record(results)
             # Outbox: findings become messages in this batch's transaction. The finding's key
@@ -209,16 +216,22 @@ class Sweeper:
         now: datetime,
         siblings: Collection[tuple[int, datetime | None]] = (),
         handover: datetime | None = None,
+        arrival: datetime | None = None,
     ) -> CheckResult:
         state = d.state
         zone = zone_named(d.zone)
         local_now = self._local(zone, now)
         today = local_now.date()
         handed_over = d.handed_over_at or handover
+        arrived = d.arrived_at or arrival
         calendar = calendar_of(d.country, d.region, today.year)
         finished = d.cancelled or state.milestone in FINAL_MILESTONES
 
-        predicted = None if finished else self._predict(d, handed_over, calendar, now, zone)
+        predicted = (
+            None
+            if finished
+            else self._predict(d, calendar, zone, handed_over=handed_over, arrived=arrived)
+        )
         carrier_on = state.carrier_eta_at.astimezone(zone).date() if state.carrier_eta_at else None
         shown = (
             None
@@ -296,6 +309,7 @@ class Sweeper:
             shown=shown,
             open_findings=codes,
             timeline=tuple(timeline),
+            arrived_at=arrived,
         )
 
     def _thresholds_for(self, carrier: str, service: str | None) -> Thresholds:
@@ -310,10 +324,11 @@ class Sweeper:
     def _predict(
         self,
         d: DueShipment,
-        handed_over: datetime | None,
         calendar: BusinessCalendar,
-        now: datetime,
         zone: tzinfo,
+        *,
+        handed_over: datetime | None,
+        arrived: datetime | None,
     ) -> Predicted | None:
         model = self._stores.get(d.store_id)
         if model is None or not model.learned:
@@ -326,7 +341,29 @@ class Sweeper:
                 made = estimator.out_for_delivery(local_now)
                 self._forecasts[today_key] = (made, _predicted(made))
             return self._forecasts[today_key][1]
+        if arrived is not None:
+            # At the facility that delivers it: the last mile, once the store's history has
+            # parcels seen arriving; until then the handover's forecast, conditioned on the
+            # time elapsed, is the best there is.
+            found = self._staged(d, model, calendar, zone, stage=ARRIVAL, since=arrived)
+            if found is not None:
+                return found
         since, stage = (handed_over, HANDOVER) if handed_over else (d.placed_at, ORDER)
+        return self._staged(d, model, calendar, zone, stage=stage, since=since)
+
+    def _staged(
+        self,
+        d: DueShipment,
+        model: StoreModel,
+        calendar: BusinessCalendar,
+        zone: tzinfo,
+        *,
+        stage: str,
+        since: datetime,
+    ) -> Predicted | None:
+        """The forecast of stage `stage`, its clock started at `since` (memoised)."""
+        estimator = model.estimator
+        local_now = self._local_now[zone]  # set by `check`
         # A forecast depends on the time only through the day the parcel's clock starts and
         # today's date, and on the lane and promise only through the sample they select
         # (`basis`): parcels that agree on those share one. A sweep sees thousands of them,
@@ -369,7 +406,9 @@ class Sweeper:
         estimator = model.estimator
         today = local_now.date()
         lane = lane_of(d.carrier, d.service_level, d.origin_region, d.country, d.region)
-        lead = promised_lead(calendar, start, d.promised_to_on, estimator.lead_offset)
+        # The last mile does not scale with the distance the promise was set from.
+        promised = None if stage == ARRIVAL else d.promised_to_on
+        lead = promised_lead(calendar, start, promised, estimator.lead_offset)
         basis = estimator.model.basis(stage, lane, lead)
         # With parcels noted under way, the lane matters only through the median ratio of
         # the censored cohort that answers for it, which moves the sample by the lead.
@@ -393,10 +432,32 @@ class Sweeper:
                 now=local_now,
                 # The promise scales the history to this parcel's distance (the merchant
                 # sets it from the distance): near and far parcels share one history.
-                promised=d.promised_to_on,
+                promised=promised,
             )
             found = self._forecasts[key] = (made, _predicted(made))
         return found
+
+
+def _arrivals(batch: SweepBatch, due: Sequence[DueShipment]) -> dict[int, datetime]:
+    """When each due parcel not yet seen at its destination got there, where a scan shows
+    it (`reached_destination`): the first in-transit scan at the facility that delivers it.
+    A parcel whose carrier never says so is read again at each check; its in-transit scans
+    are few."""
+    waiting = [
+        d
+        for d in due
+        if d.arrived_at is None and not d.cancelled and PHASE[d.state.milestone] >= Phase.TRANSIT
+    ]
+    if not waiting:
+        return {}
+    scans = batch.transit_scans([d.id for d in waiting])
+    found: dict[int, datetime] = {}
+    for d in waiting:
+        for when, text, place in scans.get(d.id, ()):
+            if reached_destination(text, place, d.destination):
+                found[d.id] = when
+                break
+    return found
 
 
 def _finding_facts(due: Sequence[DueShipment], results: Sequence[CheckResult]) -> list[PlannedFact]:

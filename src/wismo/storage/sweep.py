@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
+from wismo.domain.arrival import Place, place_from
 from wismo.domain.milestones import MILESTONE_OF, PHASE, REASON_OF, Milestone
 from wismo.domain.status import ShipmentState
 from wismo.services.ports import (
@@ -47,6 +48,13 @@ _HANDOVERS = (
     " AND shipment_id {ids} GROUP BY shipment_id"
 )
 
+# In-transit scans only: what comes before (label, pickup) cannot be at the destination,
+# and later milestones (out for delivery, delivered) are stages of their own.
+_TRANSIT_SCANS = (
+    "SELECT shipment_id, occurred_at, description, location FROM tracking_events"
+    " WHERE milestone = 'in_transit' AND shipment_id {ids}"
+)
+
 _DUE = (
     "SELECT s.id, s.store_id, s.order_id, s.carrier, s.service_level, s.origin_region,"
     " s.milestone, s.reason, s.status_at, s.delivered_at, s.last_event_at, s.last_event_tz,"
@@ -55,7 +63,7 @@ _DUE = (
     " s.predicted_basis, s.estimate_on, s.estimate_source, s.first_estimate_on,"
     " s.open_findings, o.placed_at, o.promised_from_on, o.promised_to_on, o.cancelled_at,"
     " o.shipping_address, c.time_zone, st.time_zone,"
-    " (SELECT count(*) FROM shipments s2 WHERE s2.order_id = s.order_id)"
+    " (SELECT count(*) FROM shipments s2 WHERE s2.order_id = s.order_id), s.arrived_at"
     " FROM shipments s JOIN orders o ON o.id = s.order_id JOIN stores st ON st.id = s.store_id"
     " LEFT JOIN customers c ON c.id = o.customer_id"
     " WHERE s.next_check_at <= {now} ORDER BY s.next_check_at, s.id LIMIT {limit}"
@@ -63,6 +71,7 @@ _DUE = (
 
 _RECORD_SQLITE = (
     "UPDATE shipments SET next_check_at = ?, handed_over_at = COALESCE(handed_over_at, ?),"
+    " arrived_at = COALESCE(arrived_at, ?),"
     " predicted_from_on = ?, predicted_on = ?, predicted_to_on = ?, predicted_confidence = ?,"
     " predicted_basis = ?, predicted_at = ?, carrier_eta_seen_on = ?, estimate_on = ?,"
     " estimate_source = ?, first_estimate_on = COALESCE(first_estimate_on, ?),"
@@ -72,15 +81,16 @@ _RECORD_SQLITE = (
 
 _RECORD_PG = (
     "UPDATE shipments AS s SET next_check_at = u.a, handed_over_at = COALESCE(s.handed_over_at,"
-    " u.b), predicted_from_on = u.c, predicted_on = u.d, predicted_to_on = u.e,"
+    " u.b), arrived_at = COALESCE(s.arrived_at, u.arrived), predicted_from_on = u.c,"
+    " predicted_on = u.d, predicted_to_on = u.e,"
     " predicted_confidence = u.f, predicted_basis = u.g, predicted_at = u.h,"
     " carrier_eta_seen_on = u.i, estimate_on = u.j, estimate_source = u.k,"
     " first_estimate_on = COALESCE(s.first_estimate_on, u.l),"
     " first_estimate_source = COALESCE(s.first_estimate_source, u.m), open_findings = u.n::json"
     " FROM unnest(%b::timestamptz[], %b::timestamptz[], %b::date[], %b::date[], %b::date[],"
     " %b::float8[], %b::text[], %b::timestamptz[], %b::date[], %b::date[], %b::text[],"
-    " %b::date[], %b::text[], %b::text[], %b::bigint[])"
-    " AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, id) WHERE s.id = u.id"
+    " %b::date[], %b::text[], %b::text[], %b::bigint[], %b::timestamptz[])"
+    " AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, id, arrived) WHERE s.id = u.id"
 )
 
 _TIMELINE_COLUMNS = "store_id, order_id, shipment_id, kind, code, reason, detail, key, occurred_at"
@@ -144,6 +154,8 @@ def _due(r: Any) -> DueShipment:
         region=address.get("region"),
         zone=r[31] or r[32] or "UTC",
         split=int(r[33]) > 1,
+        arrived_at=instant(r[34]),
+        destination=place_from(address),
     )
 
 
@@ -208,6 +220,18 @@ class _Batch:
     def handovers(self, shipment_ids: Collection[int]) -> dict[int, datetime]:
         rows = bulk.in_list(self._conn, _HANDOVERS, sorted(shipment_ids))
         return {int(r[0]): when for r in rows if (when := bulk.read_instant(r[1])) is not None}
+
+    def transit_scans(
+        self, shipment_ids: Collection[int]
+    ) -> dict[int, list[tuple[datetime, str | None, Place | None]]]:
+        found: dict[int, list[tuple[datetime, str | None, Place | None]]] = {}
+        for r in bulk.in_list(self._conn, _TRANSIT_SCANS, sorted(shipment_ids)):
+            when = bulk.read_instant(r[1])
+            if when is not None:
+                found.setdefault(int(r[0]), []).append((when, r[2], place_from(_json(r[3]))))
+        for scans in found.values():
+            scans.sort(key=lambda scan: scan[0])
+        return found
 
     def record(self, results: Sequence[CheckResult]) -> dict[str, int]:
         if not results:
@@ -279,12 +303,14 @@ def _result_row(r: CheckResult, pg: bool) -> tuple[Any, ...]:
             source,
             findings,
             r.shipment_id,
+            r.arrived_at,
         )
     instant, day = bulk.sqlite_instant, _day_text
     shown_text = day(shown_on)
     return (
         instant(r.next_check_at),
         instant(r.handed_over_at),
+        instant(r.arrived_at),
         day(p.from_on) if p else None,
         day(p.likely_on) if p else None,
         day(p.to_on) if p else None,
@@ -349,7 +375,7 @@ class SqlSweepRepository:
         select_ = (
             "SELECT s.id, s.carrier, s.service_level, s.origin_region, o.shipping_address,"
             " o.placed_at, s.handed_over_at, s.delivered_at, c.time_zone, st.time_zone,"
-            " o.promised_to_on"
+            " o.promised_to_on, s.arrived_at"
             " FROM shipments s JOIN orders o ON o.id = s.order_id"
             " JOIN stores st ON st.id = s.store_id LEFT JOIN customers c ON c.id = o.customer_id"
             " WHERE s.store_id = ? AND s.delivered_at IS NOT NULL"
@@ -383,6 +409,7 @@ class SqlSweepRepository:
                     delivered_at=bulk.read_instant(r[7]),  # type: ignore[arg-type]
                     zone=r[8] or r[9] or "UTC",
                     promised_to_on=_day(r[10]),
+                    arrived_at=bulk.read_instant(r[11]),
                 )
             )
         return found

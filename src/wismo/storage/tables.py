@@ -155,6 +155,8 @@ shipments = Table(
     # after a new scan); NULL when nothing can happen to it any more.
     Column("next_check_at", UTCDateTime),
     Column("handed_over_at", UTCDateTime),  # first carrier scan after the label
+    # First scan at the facility that delivers it (`domain.arrival`), as the sweeper saw it.
+    Column("arrived_at", UTCDateTime),
     # Wismo's own forecast (window at `predicted_confidence`), as of `predicted_at`.
     Column("predicted_from_on", Date),
     Column("predicted_on", Date),

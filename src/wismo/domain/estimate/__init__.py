@@ -16,11 +16,18 @@ and the actual delivery date in the customer's local calendar.
 from wismo.domain.estimate.calendar import WEEKEND, BusinessCalendar
 from wismo.domain.estimate.calibration import CoverageCalibrator, PitRecalibrator, pit, quantile
 from wismo.domain.estimate.cohorts import CensoredCohorts, kaplan_meier, survival_quantile
-from wismo.domain.estimate.estimator import HANDOVER, ORDER, DeliveryEstimator, promised_lead
+from wismo.domain.estimate.estimator import (
+    ARRIVAL,
+    HANDOVER,
+    ORDER,
+    DeliveryEstimator,
+    promised_lead,
+)
 from wismo.domain.estimate.forecast import Forecast, Window
 from wismo.domain.estimate.history import Lane, TransitModel
 
 __all__ = [
+    "ARRIVAL",
     "HANDOVER",
     "ORDER",
     "WEEKEND",

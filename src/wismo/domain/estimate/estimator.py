@@ -29,6 +29,10 @@ from wismo.domain.estimate.history import Lane, TransitModel
 
 ORDER = "order"  # stage: from the order being placed
 HANDOVER = "handover"  # stage: from the parcel being handed to the carrier
+# Stage: from the parcel reaching the facility that delivers it (`wismo.domain.arrival`).
+# What is left is the last mile, whatever the distance, so the merchant's promise does not
+# rescale it: `observe` and the sweeper give this stage no lead.
+ARRIVAL = "arrival"
 
 
 def promised_lead(
@@ -73,21 +77,29 @@ class DeliveryEstimator:
         handed_over: datetime | None = None,
         promised: date | None = None,
         parcel: Hashable | None = None,
+        arrived: datetime | None = None,
     ) -> bool:
         """Learn one delivered parcel; False (and nothing learned) for bad data: a delivery
         before the order was placed or before it was handed to the carrier. `promised` is
         the delivery date the merchant promised at checkout, if any; `parcel` the id it was
-        noted under (`note_in_flight`)."""
+        noted under (`note_in_flight`); `arrived` when it reached the facility that delivers
+        it (learned as the ARRIVAL stage when it lies between placement and delivery)."""
         if delivered < placed or (handed_over is not None and delivered < handed_over):
             return False
         delivered_day = delivered.date()
         stages = [(ORDER, placed)]
         if handed_over is not None and handed_over >= placed:
             stages.append((HANDOVER, handed_over))
+        if arrived is not None and placed <= arrived <= delivered:
+            stages.append((ARRIVAL, arrived))
         for stage, since in stages:
             start = calendar.start_day(since, self.cutoff)
             transit = calendar.business_days_between(start, delivered_day)
-            lead = promised_lead(calendar, start, promised, self.lead_offset)
+            lead = (
+                None
+                if stage == ARRIVAL
+                else promised_lead(calendar, start, promised, self.lead_offset)
+            )
             self.model.add(stage, lane, transit, lead)
             noted = parcel is not None and self.cohorts.deliver(parcel, stage, transit)
             if not noted and lead is not None:
