@@ -277,8 +277,9 @@ class _Batch:
         return SqlNotificationPlanner(self._conn).plan(facts, now) if facts else 0
 
     def commit(self) -> None:
+        # Ends the batch: beginning again would take SQLite's writer lock only for the
+        # repository's exit to roll an empty transaction back.
         self._conn.commit()
-        self._conn.begin()
 
 
 def _result_row(r: CheckResult, pg: bool) -> tuple[Any, ...]:
