@@ -181,22 +181,7 @@ class SqlShipmentRepository:
         rows = bulk.in_list(self._conn, query, sorted(shipment_ids))
         if not bulk.is_postgres(self._conn):
             return _states_from_sqlite(rows)
-        return {
-            int(r[0]): ShipmentState(
-                milestone=MILESTONE_OF[r[1]],
-                reason=REASON_OF[r[2]],
-                status_at=bulk.read_instant(r[3]),
-                delivered_at=bulk.read_instant(r[4]),
-                last_event_at=bulk.read_instant(r[5]),
-                last_event_tz=r[6],
-                last_location=r[7],
-                last_description=r[8],
-                carrier_eta_at=bulk.read_instant(r[9]),
-                carrier_eta_set_at=bulk.read_instant(r[10]),
-                event_count=int(r[11]),
-            )
-            for r in rows
-        }
+        return {int(r[0]): _state_of(r) for r in rows}
 
     def load_events(self, shipment_ids: Collection[int]) -> dict[int, list[TrackingEvent]]:
         result: dict[int, list[TrackingEvent]] = defaultdict(list)
@@ -421,20 +406,25 @@ def _states_from_sqlite(rows: Iterable[Any]) -> dict[int, ShipmentState]:
         if known is not None and known[0] == r[1:]:
             states[shipment_id] = known[1]
             continue
-        states[shipment_id] = ShipmentState(
-            milestone=MILESTONE_OF[r[1]],
-            reason=REASON_OF[r[2]],
-            status_at=bulk.read_instant(r[3]),
-            delivered_at=bulk.read_instant(r[4]),
-            last_event_at=bulk.read_instant(r[5]),
-            last_event_tz=r[6],
-            last_location=r[7],
-            last_description=r[8],
-            carrier_eta_at=bulk.read_instant(r[9]),
-            carrier_eta_set_at=bulk.read_instant(r[10]),
-            event_count=int(r[11]),
-        )
+        states[shipment_id] = _state_of(r)
     return states
+
+
+def _state_of(r: Any) -> ShipmentState:
+    """From a row of `_LOAD_STATES` (text instants on SQLite, datetimes from psycopg)."""
+    return ShipmentState(
+        milestone=MILESTONE_OF[r[1]],
+        reason=REASON_OF[r[2]],
+        status_at=bulk.read_instant(r[3]),
+        delivered_at=bulk.read_instant(r[4]),
+        last_event_at=bulk.read_instant(r[5]),
+        last_event_tz=r[6],
+        last_location=r[7],
+        last_description=r[8],
+        carrier_eta_at=bulk.read_instant(r[9]),
+        carrier_eta_set_at=bulk.read_instant(r[10]),
+        event_count=int(r[11]),
+    )
 
 
 def _event_row(shipment_id: int, event: TrackingEvent) -> tuple[Any, ...]:
