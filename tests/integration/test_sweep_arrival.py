@@ -73,64 +73,62 @@ def test_the_first_scan_at_the_destination_is_recorded(
     assert arrived_at(wismo, "H0-A") == START + timedelta(days=2, hours=3)
 
 
+def swept_in_transit(
+    w: Wismo, store_id: int, clock: FakeClock, number: str, scans: list[tuple[float, str, str]]
+) -> tuple[datetime, datetime | None]:
+    """An order picked up, then in-transit scans (days after placement, text, town), swept
+    an hour after the last: when it was placed, and the arrival the sweeper recorded."""
+    placed = START + timedelta(days=28)
+    ref = f"{number}-A"
+    ingest(
+        w,
+        store_id,
+        order_created(number, placed_at=placed, shipping_address=ADDRESS),
+        shipment_created(number, ref, created_at=placed),
+        tracking("picked_up", placed + timedelta(hours=4), shipment_ref=ref),
+        *(
+            tracking(
+                "in_transit",
+                placed + timedelta(days=days),
+                shipment_ref=ref,
+                description=text,
+                city=town,
+            )
+            for days, text, town in scans
+        ),
+    )
+    clock.now = placed + timedelta(days=max(days for days, _, _ in scans), hours=1)
+    make_sweeper(w).sweep(limit=100)
+    return placed, arrived_at(w, ref)
+
+
 def test_a_scan_in_the_destination_town_counts_whatever_its_text(
     wismo: Wismo, store_id: int, clock: FakeClock
 ) -> None:
-    placed = START + timedelta(days=28)
-    ingest(
+    placed, arrived = swept_in_transit(
         wismo,
         store_id,
-        order_created("P1", placed_at=placed, shipping_address=ADDRESS),
-        shipment_created("P1", "P1-A", created_at=placed),
-        tracking("picked_up", placed + timedelta(hours=4), shipment_ref="P1-A"),
-        tracking(
-            "in_transit",
-            placed + timedelta(days=1),
-            shipment_ref="P1-A",
-            description="Arrived at facility",
-            city="Baltimore",
-        ),
-        tracking(
-            "in_transit",
-            placed + timedelta(days=2),
-            shipment_ref="P1-A",
-            description="Processed at facility",
-            city="FAIRFAX",
-        ),
+        clock,
+        "P1",
+        [(1, "Arrived at facility", "Baltimore"), (2, "Processed at facility", "FAIRFAX")],
     )
-    clock.now = placed + timedelta(days=2, hours=1)
-    make_sweeper(wismo).sweep(limit=100)
-    assert arrived_at(wismo, "P1-A") == placed + timedelta(days=2)
+    assert arrived == placed + timedelta(days=2)
 
 
 def test_hub_scans_elsewhere_are_not_an_arrival(
     wismo: Wismo, store_id: int, clock: FakeClock
 ) -> None:
-    placed = START + timedelta(days=28)
-    ingest(
+    _, arrived = swept_in_transit(
         wismo,
         store_id,
-        order_created("N1", placed_at=placed, shipping_address=ADDRESS),
-        shipment_created("N1", "N1-A", created_at=placed),
-        tracking("picked_up", placed + timedelta(hours=4), shipment_ref="N1-A"),
-        tracking(
-            "in_transit",
-            placed + timedelta(days=1),
-            shipment_ref="N1-A",
-            description="Arrived at sort facility",
-            city="Baltimore",
-        ),
-        tracking(
-            "in_transit",
-            placed + timedelta(days=1, hours=6),
-            shipment_ref="N1-A",
-            description="In transit to destination facility",
-            city="Baltimore",
-        ),
+        clock,
+        "N1",
+        [
+            (1, "Arrived at sort facility", "Baltimore"),
+            (1.25, "In transit to destination facility", "Baltimore"),
+        ],
     )
-    clock.now = placed + timedelta(days=2)
-    make_sweeper(wismo).sweep(limit=100)
-    assert arrived_at(wismo, "N1-A") is None
+    assert arrived is None
 
 
 def test_forecast_from_the_arrival_once_the_last_mile_is_learned(

@@ -16,7 +16,6 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -92,13 +91,7 @@ class ZendeskServer:
         stopping = threading.Event()
         self._stopping = stopping
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(testing_http.QuietHandler):
             def _answer(
                 self, status: int, body: Any, headers: dict[str, str] | None = None
             ) -> None:

@@ -1,10 +1,22 @@
-"""The threaded local HTTP server the fake providers (help desk, language model) run on."""
+"""The threaded local HTTP server the fake providers (help desk, language model, push
+service) run on, and the base of their request handlers."""
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Kept-alive HTTP/1.1 without Nagle's delay, as the real providers' clients expect;
+    no access log on the test output."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are asserted on by the tests, not logged."""
 
 
 class QuietServer(ThreadingHTTPServer):

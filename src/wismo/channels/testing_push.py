@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import http_ece
@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from wismo.channels import testing_http
 from wismo.channels.push import b64url, b64url_decode
 
 MAX_BODY_BYTES = 4096  # RFC 8030 7.2: push services must accept at least this much
@@ -171,13 +172,7 @@ class PushService:
         service = self
         ids = itertools.count(1)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(testing_http.QuietHandler):
             def _answer(
                 self, status: int, reason: str = "", headers: Mapping[str, str] | None = None
             ) -> None:
